@@ -1,0 +1,135 @@
+"""`ElectraEncoder`: shared embeddings -> own projection -> post-LN transformer blocks."""
+
+from __future__ import annotations
+
+import keras
+import keras_hub
+
+from electra_tf.layers.embeddings import ElectraEmbeddings
+
+
+@keras.saving.register_keras_serializable(package="electra_tf")
+class ElectraEncoder(keras.layers.Layer):
+    """The ELECTRA transformer: BERT's post-LayerNorm encoder over (possibly shared) embeddings.
+
+    The embeddings layer is passed in, not built here, so a generator and a discriminator can hold the
+    same instance. When the embedding size E differs from `hidden_size` this encoder projects E -> H with
+    its own Dense layer (`embeddings_projection`), as each tower has its own in the original. The blocks
+    are keras-hub `TransformerEncoder`s with exact erf GELU and LayerNorm epsilon 1e-12, which match
+    the original layer for layer.
+
+    Args:
+        embeddings: `ElectraEmbeddings`. The embeddings layer (shared or not).
+        hidden_size: int. H.
+        num_layers: int. Number of transformer blocks.
+        num_heads: int. Attention heads; must divide `hidden_size`.
+        intermediate_size: int. Width of the feed-forward layer.
+        dropout: float. Dropout on attention probabilities and on each block's outputs. Defaults to `0.1`.
+        layer_norm_epsilon: float. Defaults to `1e-12`.
+        initializer_range: float. Stddev of the truncated-normal initializer. Defaults to `0.02`.
+        **kwargs: other keyword arguments passed to `keras.layers.Layer`.
+
+    Example:
+    ```python
+    import numpy as np
+    embeddings = ElectraEmbeddings(vocab_size=30, embedding_size=8)
+    encoder = ElectraEncoder(embeddings, hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32)
+    inputs = {"token_ids": np.array([[2, 5, 3, 0]]), "segment_ids": np.zeros((1, 4), "int32"),
+              "padding_mask": np.array([[1, 1, 1, 0]])}
+    assert tuple(encoder(inputs).shape) == (1, 4, 16)
+    ```
+    """
+
+    def __init__(
+        self,
+        embeddings: ElectraEmbeddings,
+        hidden_size: int,
+        num_layers: int,
+        num_heads: int,
+        intermediate_size: int,
+        dropout: float = 0.1,
+        layer_norm_epsilon: float = 1e-12,
+        initializer_range: float = 0.02,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if hidden_size % num_heads:
+            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads}).")
+        self.embeddings = embeddings
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.intermediate_size = intermediate_size
+        self.dropout = dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.initializer_range = initializer_range
+
+        def initializer():
+            return keras.initializers.TruncatedNormal(stddev=initializer_range)
+
+        self.embeddings_projection = None
+        if embeddings.embedding_size != hidden_size:
+            self.embeddings_projection = keras.layers.Dense(
+                hidden_size, kernel_initializer=initializer(), dtype=self.dtype_policy,
+                name="embeddings_projection")
+        self.transformer_layers = [
+            keras_hub.layers.TransformerEncoder(
+                intermediate_dim=intermediate_size, num_heads=num_heads, dropout=dropout,
+                activation="gelu", layer_norm_epsilon=layer_norm_epsilon,
+                kernel_initializer=initializer(), dtype=self.dtype_policy,
+                name=f"transformer_layer_{i}")
+            for i in range(num_layers)
+        ]
+
+    def build(self, inputs_shape):
+        token_shape = inputs_shape["token_ids"]
+        if not self.embeddings.built:
+            self.embeddings.build(token_shape)
+        hidden_shape = (token_shape[0], token_shape[1], self.hidden_size)
+        if self.embeddings_projection is not None:
+            self.embeddings_projection.build((token_shape[0], token_shape[1], self.embeddings.embedding_size))
+        for layer in self.transformer_layers:
+            layer.build(hidden_shape)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        """Encodes a batch.
+
+        Args:
+            inputs: dict with `token_ids`, `segment_ids` and `padding_mask` (1 for real tokens), each
+                [batch_size, sequence_length].
+            training: bool. Whether dropout is active.
+
+        Returns:
+            `sequence_output`, a float tensor [batch_size, sequence_length, hidden_size].
+        """
+        x = self.embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
+        if self.embeddings_projection is not None:
+            x = self.embeddings_projection(x)
+        padding_mask = inputs["padding_mask"]
+        for layer in self.transformer_layers:
+            x = layer(x, padding_mask=padding_mask, training=training)
+        return x
+
+    def compute_output_shape(self, inputs_shape):
+        token_shape = inputs_shape["token_ids"]
+        return (token_shape[0], token_shape[1], self.hidden_size)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "embeddings": keras.layers.serialize(self.embeddings),
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "intermediate_size": self.intermediate_size,
+            "dropout": self.dropout,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "initializer_range": self.initializer_range,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config, embeddings=keras.layers.deserialize(config["embeddings"]))
+        return cls(**config)

@@ -1,0 +1,55 @@
+"""`ElectraDiscriminator`: the encoder ELECTRA keeps, with its replaced-token-detection head."""
+
+from __future__ import annotations
+
+import keras
+
+from electra_tf.layers.encoder import ElectraEncoder
+from electra_tf.layers.heads import DiscriminatorHead
+
+
+@keras.saving.register_keras_serializable(package="electra_tf")
+class ElectraDiscriminator(keras.Model):
+    """An encoder plus the RTD head: one "was this token replaced?" logit per token.
+
+    Args:
+        encoder: `ElectraEncoder`.
+        **kwargs: other keyword arguments passed to `keras.Model`.
+
+    Example:
+    ```python
+    import numpy as np
+    from electra_tf.config import ElectraConfig
+    from electra_tf.models.base import build_embeddings, build_encoder
+    config = ElectraConfig.from_preset("tiny", vocab_size=120)
+    discriminator = ElectraDiscriminator(build_encoder(config, build_embeddings(config)))
+    inputs = {"token_ids": np.array([[101, 5, 7, 102]]), "segment_ids": np.zeros((1, 4), "int32"),
+              "padding_mask": np.ones((1, 4), "int32")}
+    assert tuple(discriminator(inputs).shape) == (1, 4)
+    ```
+    """
+
+    def __init__(self, encoder: ElectraEncoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.head = DiscriminatorHead(
+            hidden_size=encoder.hidden_size, initializer_range=encoder.initializer_range,
+            dtype=self.dtype_policy, name="discriminator_predictions")
+
+    def build(self, inputs_shape):
+        self.encoder.build(inputs_shape)
+        self.head.build((None, None, self.encoder.hidden_size))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        """RTD logits [B, L] for a dict of `token_ids`, `segment_ids`, `padding_mask`, each [B, L]."""
+        return self.head(self.encoder(inputs, training=training))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"encoder": keras.layers.serialize(self.encoder)})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**dict(config, encoder=keras.layers.deserialize(config["encoder"])))

@@ -1,0 +1,136 @@
+"""The tensor mechanics of replaced-token detection, as pure TensorFlow functions.
+
+Follows google-research/electra `pretrain/pretrain_helpers.py`. Shapes: B batch, L sequence length,
+N mask slots per example (fixed, so XLA and TPUs compile once), V vocabulary. Randomness comes from
+stateless ops keyed by an explicit `seed` ([2] int tensor), so a step is reproducible from its seed.
+
+Example:
+```python
+import tensorflow as tf
+from electra_tf.models import masking
+ids = tf.constant([[101, 7, 8, 9, 102, 0]])
+positions, weights = masking.select_positions(
+    ids, padding_mask=tf.constant([[1, 1, 1, 1, 1, 0]]), mask_prob=0.5, max_predictions=3,
+    special_token_ids=(101, 102, 103), seed=tf.constant([1, 2]))
+masked = masking.apply_masks(ids, positions, weights, mask_token_id=103, mask_token_rate=1.0,
+                             seed=tf.constant([3, 4]))
+assert int(tf.reduce_sum(tf.cast(masked == 103, tf.int32))) == int(tf.reduce_sum(weights))
+```
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+
+def candidate_mask(token_ids: tf.Tensor, padding_mask: tf.Tensor, special_token_ids: Sequence[int]) -> tf.Tensor:
+    """[B, L] bool: real tokens that may be masked (not padding, not [CLS]/[SEP]/[MASK])."""
+    candidates = tf.cast(padding_mask, tf.bool)
+    for token_id in special_token_ids:
+        candidates &= token_ids != token_id
+    return candidates
+
+
+def select_positions(
+    token_ids: tf.Tensor,
+    padding_mask: tf.Tensor,
+    *,
+    mask_prob: float,
+    max_predictions: int,
+    special_token_ids: Sequence[int],
+    seed: tf.Tensor,
+    with_replacement: bool = False,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Chooses the positions the generator predicts.
+
+    Each example gets `max(1, min(N, round(num_tokens * mask_prob)))` positions among its candidates,
+    where `num_tokens` counts all real tokens ([CLS]/[SEP] included), as the original does.
+
+    Args:
+        token_ids: [B, L] int token ids.
+        padding_mask: [B, L], 1 for real tokens.
+        mask_prob: float. Share of tokens to predict.
+        max_predictions: int. N, the number of slots.
+        special_token_ids: ids never selected.
+        seed: [2] int tensor for the stateless sampler.
+        with_replacement: bool. False (default) draws distinct positions; True reproduces the
+            original's `tf.random.categorical` draw, where a position can fill two slots.
+
+    Returns:
+        `positions` [B, N] int32 (0 in unused slots) and `weights` [B, N] float32 (1 for used slots).
+    """
+    candidates = candidate_mask(token_ids, padding_mask, special_token_ids)
+    num_tokens = tf.reduce_sum(tf.cast(padding_mask, tf.float32), axis=1)
+    num_to_predict = tf.clip_by_value(tf.round(num_tokens * mask_prob), 1.0, float(max_predictions))
+    slot_in_use = tf.range(max_predictions, dtype=tf.float32)[None, :] < num_to_predict[:, None]
+    if with_replacement:
+        logits = tf.math.log(tf.cast(candidates, tf.float32))
+        positions = tf.random.stateless_categorical(logits, max_predictions, seed, dtype=tf.int32)
+        has_candidate = tf.reduce_any(candidates, axis=1, keepdims=True)
+        slot_in_use &= has_candidate
+    else:
+        # Random scores for candidates, -1 for the rest: the top N are N distinct uniform draws.
+        scores = tf.random.stateless_uniform(tf.shape(token_ids), seed)
+        scores = tf.where(candidates, scores, -1.0)
+        top_scores, positions = tf.math.top_k(scores, k=max_predictions)
+        slot_in_use &= top_scores >= 0.0  # fewer candidates than slots
+    weights = tf.cast(slot_in_use, tf.float32)
+    positions = tf.where(slot_in_use, positions, 0)
+    return positions, weights
+
+
+def gather_positions(sequence: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
+    """Gathers [B, N, ...] from a [B, L, ...] sequence at [B, N] positions."""
+    return tf.gather(sequence, positions, batch_dims=1)
+
+
+def scatter_update(token_ids: tf.Tensor, updates: tf.Tensor, positions: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """Writes [B, N] `updates` into [B, L] `token_ids` at the used slots' positions.
+
+    Where two used slots hold the same position (only when sampling with replacement), the value
+    written is the integer mean of their updates, exactly as the original `scatter_update` does.
+    """
+    sequence_length = tf.shape(token_ids)[1]
+    slot_hits = tf.one_hot(positions, sequence_length, dtype=tf.int32) * tf.cast(weights, tf.int32)[..., None]
+    hits = tf.reduce_sum(slot_hits, axis=1)  # [B, L]
+    totals = tf.reduce_sum(slot_hits * tf.cast(updates, tf.int32)[..., None], axis=1)
+    written = totals // tf.maximum(hits, 1)
+    return tf.where(hits > 0, tf.cast(written, token_ids.dtype), token_ids)
+
+
+def apply_masks(
+    token_ids: tf.Tensor,
+    positions: tf.Tensor,
+    weights: tf.Tensor,
+    *,
+    mask_token_id: int,
+    mask_token_rate: float,
+    seed: tf.Tensor,
+) -> tf.Tensor:
+    """Replaces each selected token by [MASK] with probability `mask_token_rate`, else keeps it.
+
+    ELECTRA never substitutes a random token here (85/15/0, unlike BERT's 80/10/10).
+
+    Returns:
+        [B, L] masked token ids.
+    """
+    use_mask = tf.random.stateless_uniform(tf.shape(positions), seed) < mask_token_rate
+    originals = gather_positions(token_ids, positions)
+    updates = tf.where(use_mask, tf.cast(mask_token_id, token_ids.dtype), originals)
+    return scatter_update(token_ids, updates, positions, weights)
+
+
+def sample_from_logits(logits: tf.Tensor, *, temperature: float, seed: tf.Tensor) -> tf.Tensor:
+    """Samples ids [B, N] from generator logits [B, N, V] with the Gumbel-max trick.
+
+    Runs in float32 whatever the logits' dtype (float16 Gumbel noise underflows) and under
+    `stop_gradient`: the discriminator's loss never reaches the generator. `temperature=0` is argmax.
+    """
+    logits = tf.stop_gradient(tf.cast(logits, tf.float32))
+    if temperature == 0:
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+    uniform = tf.random.stateless_uniform(tf.shape(logits), seed)
+    gumbel = -tf.math.log(-tf.math.log(uniform + 1e-9) + 1e-9)
+    return tf.argmax(logits / temperature + gumbel, axis=-1, output_type=tf.int32)

@@ -1,0 +1,1 @@
+"""Training utilities for ELECTRA: optimizer and learning-rate schedule."""
