@@ -13,7 +13,10 @@ import tensorflow as tf
 
 def global_sum(value: tf.Tensor) -> tf.Tensor:
     """Sum of a scalar over all replicas in sync (the value itself outside a strategy)."""
-    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, value)
+    context = tf.distribute.get_replica_context()
+    if context is None:  # cross-replica context (a call under `strategy.scope()`): the batch is whole here
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
 def replica_share_of_mean(values: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:

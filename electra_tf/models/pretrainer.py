@@ -159,7 +159,8 @@ class ElectraPretrainer(keras.Model):
         fingerprint = tf.reduce_sum(token_ids * positions[None, :])
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
         seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(fingerprint, tf.int64))
-        replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
+        context = tf.distribute.get_replica_context()
+        replica_id = 0 if context is None else context.replica_id_in_sync_group
         return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica_id, tf.int64))
 
     def losses_of(self, output: PretrainingOutput) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

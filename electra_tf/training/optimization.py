@@ -1,10 +1,10 @@
 """ELECTRA's optimizer: AdamW, warm-up + linear decay, layer-wise LR decay.
 
-A Keras 3 port of google-research/electra `model/optimization.py`. By default
-the known quirks of the original are fixed; `original_quirks=True` in
-`create_optimizer` reproduces them (no Adam bias correction, warm-up
-multiplied into the decay, and the layer-wise decay off-by-one of
-google-research/electra issues #51 and #64).
+A Keras 3 (TensorFlow backend) port of google-research/electra
+`model/optimization.py`. The original's quirks are fixed by default;
+`create_optimizer(..., original_quirks=True)` reproduces them: no Adam bias
+correction, warm-up multiplied into the decay, and the layer-wise decay
+off-by-one (google-research/electra issues #51, #64).
 
 References:
     - [Clark et al., 2020](https://arxiv.org/abs/2003.10555)
@@ -14,6 +14,7 @@ References:
 import re
 
 import keras
+import tensorflow as tf
 from keras import ops
 from keras.optimizers.schedules import LearningRateSchedule
 
@@ -24,23 +25,21 @@ _ENCODER_LAYER = re.compile(r"transformer_layer_(\d+)")
 class WarmupLinearDecay(LearningRateSchedule):
     """Linear warm-up from 0 to a peak, then linear decay to 0.
 
-    With `warmup_multiplies_decay=True` it is the original ELECTRA schedule:
-    `peak * (1 - min(t, T) / T) * min(1, t / warmup_steps)`, i.e. the decay
-    starts at step 0 and the warm-up ramp is multiplied into it, so the peak
-    reached is `peak * (1 - warmup_steps / T)`.
+    With `warmup_multiplies_decay=True` it is the original ELECTRA schedule,
+    `peak * (1 - min(t, T) / T) * min(1, t / warmup_steps)`: the decay starts
+    at step 0 and the warm-up ramp multiplies it.
 
     Args:
         peak_learning_rate: float. The learning rate at the end of warm-up.
         warmup_steps: int. Number of warm-up steps; 0 disables warm-up.
-        decay_steps: int. Total number of steps; the rate is 0 from here on.
-        warmup_multiplies_decay: bool. Whether to use the original's formula.
+        decay_steps: int. Total number of steps `T`; the rate is 0 from there.
+        warmup_multiplies_decay: bool. Use the original's formula.
             Defaults to `False`.
 
     Example:
     ```python
     schedule = WarmupLinearDecay(1e-4, warmup_steps=10, decay_steps=110)
-    float(schedule(5))  # 5e-05
-    float(schedule(60))  # 5e-05
+    float(schedule(5)), float(schedule(60))  # (5e-05, 5e-05)
     ```
     """
 
@@ -90,15 +89,13 @@ class WarmupLinearDecay(LearningRateSchedule):
 def layer_depth(variable_path: str, num_layers: int) -> int:
     """Depth of a variable for layer-wise LR decay, from its Keras 3 path.
 
-    A `transformer_layer_<i>` path segment gives depth `i + 1`; otherwise a
-    segment starting with `embeddings` (e.g. `embeddings`,
-    `embeddings_project`) gives 0; anything else (task heads) gives
-    `num_layers + 1`. The encoder layer wins if both appear.
+    A path segment `transformer_layer_<i>` gives `i + 1`; else a segment
+    starting with `embeddings` (`embeddings`, `embeddings_project`) gives 0;
+    anything else (task heads) gives `num_layers + 1`.
 
     Args:
-        variable_path: str. The variable's `path`, e.g.
-            `"electra/transformer_layer_3/self_attention/query/kernel"`.
-        num_layers: int. Number of transformer layers in the encoder.
+        variable_path: str. A Keras 3 `variable.path`.
+        num_layers: int. Number of encoder layers.
 
     Example:
     ```python
@@ -126,38 +123,36 @@ class ElectraAdamW(keras.optimizers.AdamW):
     """AdamW as in ELECTRA, with optional layer-wise learning-rate decay.
 
     Weight decay is decoupled and skips variables named `gamma`, `beta`
-    (LayerNorm) and `bias`. Gradients are clipped to a global norm. With
-    layer-wise decay, a variable at depth `d` (see `layer_depth`) has its
-    whole step, Adam update and weight decay alike, scaled by
-    `layerwise_lr_decay ** (num_layers + 1 - d)`: task heads 1, the top
-    encoder layer `layerwise_lr_decay`, the embeddings
-    `layerwise_lr_decay ** (num_layers + 1)`.
+    (LayerNorm) and `bias`. With layer-wise decay, the whole step of a
+    variable at depth `d` (see `layer_depth`), Adam update and weight decay
+    alike, is scaled by `layerwise_lr_decay ** (num_layers + 1 - d)`: 1 for
+    heads, `layerwise_lr_decay` for the top layer. A schedule is evaluated at
+    the number of updates, also under gradient accumulation. Global-norm
+    clipping happens after the cross-replica gradient sum, as in the original.
+    Keras's own gradient accumulation fails under a `MirroredStrategy` that
+    uses merge calls (e.g. over CPUs), with or without this class.
 
     Args:
-        learning_rate: float or `LearningRateSchedule`. Under gradient accumulation a schedule is evaluated at the
-            number of real updates, not of micro-batches. Defaults to `1e-4`.
+        learning_rate: float or `LearningRateSchedule`. Defaults to `1e-4`.
         weight_decay: float. Decoupled weight-decay rate. Defaults to `0.01`.
-        beta_1: float. Decay rate of the first moment. Defaults to `0.9`.
-        beta_2: float. Decay rate of the second moment. Defaults to `0.999`.
         epsilon: float. Added to `sqrt(v)`. Defaults to `1e-6`.
-        global_clipnorm: float or None. Clip gradients to this global norm.
+        global_clipnorm: float or None. Gradient global-norm clip.
             Defaults to `1.0`.
-        bias_correction: bool. Whether to bias-correct Adam's moments; `False`
-            reproduces the original. Defaults to `True`.
-        layerwise_lr_decay: float in (0, 1] or None. Per-layer decay factor
-            of the learning rate. Defaults to `None` (no decay).
-        num_layers: int or None. Number of encoder layers; required with
+        bias_correction: bool. Bias-correct Adam's moments; `False` is the
+            original. Defaults to `True`.
+        layerwise_lr_decay: float in (0, 1] or None. Per-layer LR decay.
+            Defaults to `None` (none).
+        num_layers: int or None. Encoder layers; needed with
             `layerwise_lr_decay`. Defaults to `None`.
-        layer_decay_off_by_one: bool. Use the original's exponent
-            `num_layers + 2 - d` for embeddings and encoder layers (the top
-            layer gets `layerwise_lr_decay ** 2`). Defaults to `False`.
-        **kwargs: other `keras.optimizers.AdamW` arguments, e.g.
-            `gradient_accumulation_steps`.
+        layer_decay_off_by_one: bool. The original's exponent
+            `num_layers + 2 - d` for embeddings and encoder layers.
+            Defaults to `False`.
+        **kwargs: other `keras.optimizers.AdamW` arguments; its `beta_1=0.9`
+            and `beta_2=0.999` defaults are ELECTRA's.
 
     Example:
     ```python
-    optimizer = ElectraAdamW(learning_rate=1e-4, layerwise_lr_decay=0.8,
-                             num_layers=12)
+    optimizer = ElectraAdamW(1e-4, layerwise_lr_decay=0.8, num_layers=12)
     ```
     """
 
@@ -165,8 +160,6 @@ class ElectraAdamW(keras.optimizers.AdamW):
         self,
         learning_rate: float | LearningRateSchedule = 1e-4,
         weight_decay: float = 0.01,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
         epsilon: float = 1e-6,
         global_clipnorm: float | None = 1.0,
         bias_correction: bool = True,
@@ -186,8 +179,6 @@ class ElectraAdamW(keras.optimizers.AdamW):
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
-            beta_1=beta_1,
-            beta_2=beta_2,
             epsilon=epsilon,
             global_clipnorm=global_clipnorm,
             **kwargs,
@@ -196,20 +187,19 @@ class ElectraAdamW(keras.optimizers.AdamW):
         self.layerwise_lr_decay = layerwise_lr_decay
         self.num_layers = num_layers
         self.layer_decay_off_by_one = layer_decay_off_by_one
-        # Set here, not by callers, so that `from_config` restores it.
+        # Here rather than by callers, so that `from_config` restores it.
         self.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
 
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
-        self._lr_multipliers = tuple(map(self._compute_multiplier, var_list))
-        # Decided on the Keras variables: inside `update_step` the TF backend
-        # passes `tf.Variable`s, whose names carry the model's name scope
-        # (e.g. "beta_model/kernel:0" would match "beta").
+        self._lr_multipliers = tuple(map(self._multiplier_for, var_list))
+        # Decided on Keras variables: `update_step` gets `tf.Variable`s whose
+        # names carry the model's scope (a model "beta_net" matches "beta").
         self._decays = tuple(map(self._use_weight_decay, var_list))
 
-    def _compute_multiplier(self, variable) -> float:
+    def _multiplier_for(self, variable) -> float:
         if self.layerwise_lr_decay is None:
             return 1.0
         depth = layer_depth(variable.path, self.num_layers)
@@ -219,49 +209,58 @@ class ElectraAdamW(keras.optimizers.AdamW):
         return self.layerwise_lr_decay ** (top - depth)
 
     def lr_multiplier(self, variable) -> float:
-        """The learning-rate multiplier of a variable (optimizer built)."""
+        """Learning-rate multiplier of `variable`; needs a built optimizer."""
         if not self.built:
             raise ValueError("Build the optimizer before asking multipliers.")
         return self._lr_multipliers[self._get_variable_index(variable)]
 
     def _get_current_learning_rate(self):
-        # Keras evaluates schedules at the micro-batch counter under gradient
-        # accumulation; ELECTRA's schedule counts updates (`iterations`).
+        # Keras feeds schedules the micro-batch count `_iterations`.
         if isinstance(self._learning_rate, LearningRateSchedule):
             return self._learning_rate(self.iterations)
         return super()._get_current_learning_rate()
 
+    def _clip_gradients(self, grads):
+        # Keras would clip each replica's gradients before they are summed;
+        # `_all_reduce_sum_gradients` clips the sum instead.
+        if self.global_clipnorm:
+            return grads
+        return super()._clip_gradients(grads)
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        grads_and_vars = super()._all_reduce_sum_gradients(grads_and_vars)
+        if not self.global_clipnorm:
+            return grads_and_vars
+        grads, variables = zip(*grads_and_vars)
+        grads, _ = tf.clip_by_global_norm(grads, self.global_clipnorm)
+        return list(zip(grads, variables))
+
     def _apply_weight_decay(self, variables):
-        # Applied in `update_step` instead, where the multiplier is known.
+        # Done in `update_step`, where the variable's multiplier is known.
         pass
 
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)
-        lr = ops.cast(learning_rate, variable.dtype) * self._lr_multipliers[index]
+        dtype = variable.dtype
+        lr = ops.cast(learning_rate, dtype) * self._lr_multipliers[index]
         if self._decays[index]:
-            decay = ops.cast(self.weight_decay, variable.dtype)
+            decay = ops.cast(self.weight_decay, dtype)
             self.assign_sub(variable, variable * decay * lr)
-        if self.bias_correction:
-            return super().update_step(gradient, variable, lr)
-        gradient = ops.cast(gradient, variable.dtype)
-        m, v = self._momentums[index], self._velocities[index]
-        self.assign_add(m, (gradient - m) * (1 - self.beta_1))
-        self.assign_add(v, (ops.square(gradient) - v) * (1 - self.beta_2))
-        if self.amsgrad:
-            v_hat = self._velocity_hats[index]
-            self.assign(v_hat, ops.maximum(v_hat, v))
-            v = v_hat
-        self.assign_sub(variable, lr * m / (ops.sqrt(v) + self.epsilon))
+        if not self.bias_correction:
+            # Keras's Adam folds bias correction into its step size: undo it.
+            step = ops.cast(self.iterations + 1, dtype)
+            beta_1_power = ops.power(ops.cast(self.beta_1, dtype), step)
+            beta_2_power = ops.power(ops.cast(self.beta_2, dtype), step)
+            lr = lr * (1 - beta_1_power) / ops.sqrt(1 - beta_2_power)
+        super().update_step(gradient, variable, lr)
 
     def get_config(self) -> dict:
         config = super().get_config()
         config.update(
-            {
-                "bias_correction": self.bias_correction,
-                "layerwise_lr_decay": self.layerwise_lr_decay,
-                "num_layers": self.num_layers,
-                "layer_decay_off_by_one": self.layer_decay_off_by_one,
-            }
+            bias_correction=self.bias_correction,
+            layerwise_lr_decay=self.layerwise_lr_decay,
+            num_layers=self.num_layers,
+            layer_decay_off_by_one=self.layer_decay_off_by_one,
         )
         return config
 
@@ -281,25 +280,20 @@ def create_optimizer(
 ) -> ElectraAdamW:
     """Builds ELECTRA's `WarmupLinearDecay` schedule and `ElectraAdamW`.
 
-    Steps count optimizer updates, so with gradient accumulation
-    `num_train_steps` is the number of updates, not of micro-batches.
-
     Args:
         learning_rate: float. Peak learning rate.
-        num_train_steps: int. Total number of updates.
+        num_train_steps: int. Total number of updates (not micro-batches).
         warmup_steps: int. Number of warm-up updates.
-        weight_decay: float. Decoupled weight-decay rate. Defaults to `0.01`.
+        weight_decay: float. Decoupled weight decay. Defaults to `0.01`.
         epsilon: float. Adam's epsilon. Defaults to `1e-6`.
-        clip_norm: float or None. Global gradient-norm clip. Defaults to `1.0`.
-        layerwise_lr_decay: float or None. Layer-wise LR decay factor.
-            Defaults to `None`.
-        num_layers: int or None. Encoder layers, for layer-wise decay.
-            Defaults to `None`.
+        clip_norm: float or None. Global-norm clip. Defaults to `1.0`.
+        layerwise_lr_decay: float or None. Defaults to `None`.
+        num_layers: int or None. Encoder layers. Defaults to `None`.
         original_quirks: bool. Reproduce the original: no bias correction,
             warm-up multiplied into the decay, layer-decay off-by-one.
             Defaults to `False`.
         gradient_accumulation_steps: int or None. Micro-batches per update.
-            Defaults to `None` (no accumulation).
+            Defaults to `None` (1).
 
     Example:
     ```python
@@ -308,16 +302,13 @@ def create_optimizer(
     """
     if learning_rate <= 0:
         raise ValueError(f"`learning_rate` must be > 0; got {learning_rate}.")
-    if gradient_accumulation_steps is not None and gradient_accumulation_steps < 1:
+    accumulation = gradient_accumulation_steps
+    if accumulation is not None and accumulation < 1:
         raise ValueError(
-            "`gradient_accumulation_steps` must be >= 1; got "
-            f"{gradient_accumulation_steps}."
+            f"`gradient_accumulation_steps` must be >= 1; got {accumulation}."
         )
     schedule = WarmupLinearDecay(
-        learning_rate,
-        warmup_steps,
-        num_train_steps,
-        warmup_multiplies_decay=original_quirks,
+        learning_rate, warmup_steps, num_train_steps, original_quirks
     )
     return ElectraAdamW(
         learning_rate=schedule,
@@ -328,10 +319,6 @@ def create_optimizer(
         layerwise_lr_decay=layerwise_lr_decay,
         num_layers=num_layers,
         layer_decay_off_by_one=original_quirks,
-        # Keras rejects 1; it means no accumulation.
-        gradient_accumulation_steps=(
-            gradient_accumulation_steps
-            if gradient_accumulation_steps and gradient_accumulation_steps > 1
-            else None
-        ),
+        # Keras rejects 1, which means no accumulation.
+        gradient_accumulation_steps=accumulation if accumulation != 1 else None,
     )
