@@ -1,10 +1,17 @@
-"""Builders shared by every model: embeddings and encoders from an `ElectraConfig`."""
+"""What every model shares: building embeddings and encoders from an `ElectraConfig`, and the model directory."""
 
 from __future__ import annotations
+
+import json
+import os
+import pathlib
+
+import keras
 
 from electra_tf.config import ElectraConfig
 from electra_tf.layers.embeddings import ElectraEmbeddings
 from electra_tf.layers.encoder import ElectraEncoder
+from electra_tf.text.tokenizer import WordPieceTokenizer, write_vocabulary
 
 
 def build_embeddings(config: ElectraConfig, name: str = "embeddings") -> ElectraEmbeddings:
@@ -39,3 +46,53 @@ def build_encoder(config: ElectraConfig, embeddings: ElectraEmbeddings, name: st
         initializer_range=config.initializer_range,
         name=name,
     )
+
+
+# --- The model directory: what `save_pretrained` writes and every loader reads ---
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+VOCAB_FILE = "vocab.txt"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+
+
+def save_model_directory(model: keras.Model, config: ElectraConfig, directory: str | os.PathLike,
+                         tokenizer: WordPieceTokenizer | None = None) -> None:
+    """Writes `config.json`, `model.weights.h5` and, with a tokenizer, `vocab.txt` + `tokenizer_config.json`."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config.to_json(directory / CONFIG_FILE)
+    model.save_weights(directory / WEIGHTS_FILE)
+    if tokenizer is not None:
+        if tokenizer.vocab_size != config.vocab_size:
+            raise ValueError(f"The tokenizer has {tokenizer.vocab_size} tokens but the model {config.vocab_size}.")
+        write_vocabulary(tokenizer.vocabulary, directory / VOCAB_FILE)
+        (directory / TOKENIZER_CONFIG_FILE).write_text(json.dumps(
+            {"do_lower_case": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents}, indent=2) + "\n")
+
+
+def load_config(directory: str | os.PathLike) -> ElectraConfig:
+    """The `ElectraConfig` of a model directory."""
+    path = pathlib.Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} is not a model directory: it has no {CONFIG_FILE}.")
+    return ElectraConfig.from_json(path)
+
+
+def load_weights(model: keras.Model, directory: str | os.PathLike) -> None:
+    """Loads `model.weights.h5` of a model directory into a built model."""
+    path = pathlib.Path(directory) / WEIGHTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} has no {WEIGHTS_FILE}.")
+    model.load_weights(path)
+
+
+def load_tokenizer(directory: str | os.PathLike) -> WordPieceTokenizer:
+    """The tokenizer saved in a model directory."""
+    directory = pathlib.Path(directory)
+    if not (directory / VOCAB_FILE).is_file():
+        raise FileNotFoundError(f"{directory} has no {VOCAB_FILE}.")
+    options = {}
+    if (directory / TOKENIZER_CONFIG_FILE).is_file():
+        options = json.loads((directory / TOKENIZER_CONFIG_FILE).read_text())
+    return WordPieceTokenizer(directory / VOCAB_FILE, lowercase=options.get("do_lower_case", True),
+                              strip_accents=options.get("strip_accents"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 import keras
@@ -10,10 +11,12 @@ import tensorflow as tf
 
 from electra_tf.config import ElectraConfig, generator_config
 from electra_tf.models import masking
+from electra_tf.models import base
 from electra_tf.models.base import build_embeddings, build_encoder
 from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.generator import ElectraGenerator
 from electra_tf.models.losses import replica_share_of_mean
+from electra_tf.text.tokenizer import WordPieceTokenizer
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
 
@@ -206,6 +209,19 @@ class ElectraPretrainer(keras.Model):
             metric.update_state(output.rtd_labels, probabilities, sample_weight=mask)
         self.replaced_fraction.update_state(output.rtd_labels, sample_weight=mask)
         return {metric.name: metric.result() for metric in self.metrics}
+
+    # --- The model directory ---
+    def save_pretrained(self, directory: str | os.PathLike, tokenizer: WordPieceTokenizer | None = None) -> None:
+        """Writes config, weights (generator and discriminator) and, if given, the tokenizer to `directory`."""
+        base.save_model_directory(self, self.config, directory, tokenizer)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, **kwargs) -> "ElectraPretrainer":
+        """Loads a pre-trainer saved by `save_pretrained`."""
+        pretrainer = cls(base.load_config(directory), **kwargs)
+        pretrainer.build({key: (None, None) for key in INPUT_KEYS})
+        base.load_weights(pretrainer, directory)
+        return pretrainer
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,27 @@
+"""`tf.distribute` strategies by name, for the command line."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+
+
+def get_strategy(name: str = "default", tpu_address: str | None = None) -> tf.distribute.Strategy:
+    """The strategy called `name`: one of `STRATEGIES`.
+
+    `multi_worker` reads the cluster from the `TF_CONFIG` environment variable; `tpu` connects to
+    `tpu_address` (or the local TPU when None).
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address or "")
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(f"Unknown strategy {name!r}; choose one of {STRATEGIES}.")

@@ -1,0 +1,57 @@
+"""Quick start: pre-train a tiny ELECTRA on the bundled corpus, then watch its discriminator spot replaced words.
+
+    python recipes/quickstart.py [--num_steps 1500] [--output_dir runs/quickstart]
+
+On a 2-core CPU this takes a few minutes. It prints the training log, then for a few sentences with one
+word swapped for an out-of-place one, the discriminator's per-token probability of "replaced".
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from electra_tf.config import ElectraConfig  # noqa: E402
+from electra_tf.training.pretrain import PretrainingJob, replaced_token_probabilities, run_pretraining  # noqa: E402
+
+ASSETS = pathlib.Path(__file__).resolve().parent.parent / "electra_tf" / "assets"
+# (original, with one word replaced)
+SENTENCES = [
+    ("alice was beginning to get very tired of sitting by her sister on the bank",
+     "alice was beginning to get very tired of sitting by her sister on the telegraph"),
+    ("the king and queen of hearts were seated on their throne when they arrived",
+     "the king and queen of hearts were seated on their throne when they swallowed"),
+    ("we the people of the united states , in order to form a more perfect union",
+     "we the people of the united states , in order to form a more perfect whale"),
+]
+
+flags.DEFINE_integer("num_steps", 1500, "Training steps.")
+flags.DEFINE_string("output_dir", "runs/quickstart", "Where the model directory is written.")
+FLAGS = flags.FLAGS
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    pretrainer = run_pretraining(PretrainingJob(
+        config=ElectraConfig.from_preset("tiny"), train_files=str(ASSETS / "corpus_sample.txt"),
+        vocab=str(ASSETS / "vocab.txt"), output_dir=FLAGS.output_dir, num_steps=FLAGS.num_steps,
+        batch_size=32, seq_len=128, learning_rate=5e-4, warmup_steps=FLAGS.num_steps // 10,
+        log_every=max(1, FLAGS.num_steps // 10)))
+    from electra_tf.models.base import load_tokenizer
+
+    tokenizer = load_tokenizer(FLAGS.output_dir)
+    print("\nP(replaced) per token; the swapped word is marked with *")
+    for original, corrupted in SENTENCES:
+        swapped = {i for i, (a, b) in enumerate(zip(original.split(), corrupted.split())) if a != b}
+        for label, sentence in (("original ", original), ("corrupted", corrupted)):
+            scores = replaced_token_probabilities(pretrainer, tokenizer, sentence)
+            print(f"{label}: " + " ".join(f"{token}({p:.2f})" for token, p in scores))
+        print(f"           swapped word: {corrupted.split()[min(swapped)]}*\n")
+
+
+if __name__ == "__main__":
+    app.run(main)
