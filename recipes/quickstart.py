@@ -9,16 +9,15 @@ word swapped for an out-of-place one, the discriminator's per-token probability 
 from __future__ import annotations
 
 import os
-import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
 from electra_tf.config import ElectraConfig  # noqa: E402
+from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE  # noqa: E402
 from electra_tf.training.pretrain import PretrainingJob, replaced_token_probabilities, run_pretraining  # noqa: E402
 
-ASSETS = pathlib.Path(__file__).resolve().parent.parent / "electra_tf" / "assets"
 # (original, with one word replaced)
 SENTENCES = [
     ("alice was beginning to get very tired of sitting by her sister on the bank",
@@ -37,8 +36,8 @@ FLAGS = flags.FLAGS
 def main(argv: list[str]) -> None:
     del argv
     pretrainer = run_pretraining(PretrainingJob(
-        config=ElectraConfig.from_preset("tiny"), train_files=str(ASSETS / "corpus_sample.txt"),
-        vocab=str(ASSETS / "vocab.txt"), output_dir=FLAGS.output_dir, num_steps=FLAGS.num_steps,
+        config=ElectraConfig.from_preset("tiny"), train_files=str(SAMPLE_CORPUS_FILE),
+        vocab=str(SAMPLE_VOCAB_FILE), output_dir=FLAGS.output_dir, num_steps=FLAGS.num_steps,
         batch_size=32, seq_len=128, learning_rate=5e-4, warmup_steps=FLAGS.num_steps // 10,
         log_every=max(1, FLAGS.num_steps // 10)))
     from electra_tf.models.base import load_tokenizer

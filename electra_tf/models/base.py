@@ -58,13 +58,13 @@ TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 def save_model_directory(model: keras.Model, config: ElectraConfig, directory: str | os.PathLike,
                          tokenizer: WordPieceTokenizer | None = None) -> None:
     """Writes `config.json`, `model.weights.h5` and, with a tokenizer, `vocab.txt` + `tokenizer_config.json`."""
+    if tokenizer is not None and tokenizer.vocab_size != config.vocab_size:
+        raise ValueError(f"The tokenizer has {tokenizer.vocab_size} tokens but the model {config.vocab_size}.")
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config.to_json(directory / CONFIG_FILE)
     model.save_weights(directory / WEIGHTS_FILE)
     if tokenizer is not None:
-        if tokenizer.vocab_size != config.vocab_size:
-            raise ValueError(f"The tokenizer has {tokenizer.vocab_size} tokens but the model {config.vocab_size}.")
         write_vocabulary(tokenizer.vocabulary, directory / VOCAB_FILE)
         (directory / TOKENIZER_CONFIG_FILE).write_text(json.dumps(
             {"do_lower_case": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents}, indent=2) + "\n")

@@ -1,0 +1,48 @@
+"""The command line and the quick start run end to end in fresh processes."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+
+from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _run(*args, cwd=REPO):
+    result = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_pretrain_command_writes_a_loadable_model_directory(tmp_path):
+    output = tmp_path / "model"
+    _run("-m", "electra_tf.cli", "pretrain", "--config", "tiny", "--train_files", str(SAMPLE_CORPUS_FILE),
+         "--vocab", str(SAMPLE_VOCAB_FILE), "--output_dir", str(output), "--num_steps", "6", "--batch_size", "4",
+         "--seq_len", "32", "--warmup_steps", "2", "--log_every", "3", "--mask_prob", "0.2")
+    config = json.loads((output / "config.json").read_text())
+    assert config["vocab_size"] == 8000 and config["mask_prob"] == 0.2 and config["hidden_size"] == 64
+    assert (output / "vocab.txt").read_text() == SAMPLE_VOCAB_FILE.read_text()
+    assert any((output / "logs").rglob("*.tfevents.*"))
+    pretrainer = ElectraPretrainer.from_pretrained(output)
+    ids = np.array([[101, 2000, 2001, 102]], np.int32)
+    batch = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
+    assert np.isfinite(pretrainer(batch).rtd_logits.numpy()).all()
+
+
+def test_pretrain_command_names_a_missing_flag():
+    result = subprocess.run([sys.executable, "-m", "electra_tf.cli", "pretrain", "--config", "tiny"], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "--train_files is required" in result.stdout + result.stderr
+
+
+def test_quick_start_prints_replaced_token_probabilities(tmp_path):
+    stdout = _run("recipes/quickstart.py", "--num_steps", "10", "--output_dir", str(tmp_path / "quickstart"))
+    assert "P(replaced) per token" in stdout
+    assert stdout.count("corrupted:") == 3 and "telegraph*" in stdout
