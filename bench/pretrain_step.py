@@ -3,33 +3,38 @@
 What is measured: `ElectraPretrainer.train_step` (masking, generator, Gumbel sampling, discriminator,
 both losses, the backward pass, an AdamW update and the metrics) on synthetic batches of
 `--batch_size` x `--seq_len` random tokens ([CLS] first, [SEP] last, no padding) from a repeated
-`tf.data.Dataset`. Each variant gets a fresh model; one `fit` step builds it and traces (and for XLA
-compiles) the train function, reported as `compile_s`; then `--warmup` untimed steps and `--steps`
-timed calls of `model.train_function`, each synchronised by reading the loss back.
+`tf.data.Dataset`. Each variant gets a fresh model; one `fit` step builds it and traces (for XLA also
+compiles) its train function, reported as `compile_s` (that first step included). Then all variants
+run `model.train_function` in round robin, one step each per round, so a change in background load
+hits them alike: `--warmup` untimed rounds, then up to `--steps` timed ones, each step synchronised by
+reading its loss back. A variant leaves the rounds once it has `MIN_STEPS` timed steps adding up to
+`--max_timed_s` (XLA is slow on CPU; this keeps the default run near 10 minutes on 2 cores).
 
 Variants (`--variants`, all by default):
   float32                    the reference: float32, no XLA.
   float32_xla                `compile(jit_compile=True)`.
-  mixed_bfloat16             global policy "mixed_bfloat16" while the variant is built and run.
+  mixed_bfloat16             global policy "mixed_bfloat16" while the variant's model is built.
   mixed_bfloat16_xla         both.
   float32_full_vocab_logits  float32, no XLA, but the generator head computes logits at all B x L
                              positions and the N masked ones are gathered afterwards (Hugging Face,
                              electra_pytorch), instead of gathering the N hidden states before the head.
 
 How to read it: `tokens_per_s` = batch_size * seq_len / median step time; `ratio` = the variant's
-tokens_per_s / the float32 reference's, so 1.3 means 30% faster and 0.8 means 20% slower. Only ratios
-from one run (same machine, same load) are comparable. A variant that fails records `error` instead.
+tokens_per_s / the float32 reference's, so 1.3 means 30% faster and 0.8 means 20% slower. Compare
+ratios from one run only. `step_ms_min_max` shows the noise. A variant that fails records `error`.
 
 Usage:
   python bench/pretrain_step.py                          # ELECTRA-Small, batch 32, length 128
-  python bench/pretrain_step.py --config=tiny --steps=3  # quick check
+  python bench/pretrain_step.py --config=tiny --steps=3  # quick check (about 2 minutes)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
+import re
 import statistics
 import time
 from typing import Any
@@ -53,13 +58,16 @@ VARIANTS: dict[str, tuple[str, bool, bool]] = {
     "float32_full_vocab_logits": ("float32", False, True),
 }
 REFERENCE = "float32"
+MIN_STEPS = 3  # timed steps every variant gets, whatever --max_timed_s says
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("config", "small", sorted(PRESETS), "ElectraConfig preset.")
-flags.DEFINE_integer("batch_size", 32, "Examples per step.")
-flags.DEFINE_integer("seq_len", 128, "Tokens per example.")
-flags.DEFINE_integer("steps", 10, "Timed steps per variant.")
-flags.DEFINE_integer("warmup", 2, "Untimed steps per variant after the compiling first step.")
+flags.DEFINE_integer("batch_size", 32, "Examples per step.", lower_bound=1)
+flags.DEFINE_integer("seq_len", 128, "Tokens per example.", lower_bound=3)
+flags.DEFINE_integer("steps", 10, "Timed steps per variant, at most (see --max_timed_s).", lower_bound=1)
+flags.DEFINE_integer("warmup", 1, "Untimed rounds after the compiling first steps.", lower_bound=0)
+flags.DEFINE_float("max_timed_s", 60.0, f"Seconds of timed steps after which a variant (with at least "
+                   f"{MIN_STEPS} timed steps) stops being timed.")
 flags.DEFINE_list("variants", list(VARIANTS), f"Variants to run, among {list(VARIANTS)}.")
 flags.DEFINE_integer("seed", 0, "Seed of the synthetic data and the models.")
 
@@ -72,20 +80,46 @@ class FullVocabLogitsGenerator(ElectraGenerator):
         return logits if positions is None else masking.gather_positions(logits, positions)
 
 
-def synthetic_dataset(config: ElectraConfig, batch_size: int, seq_len: int, seed: int) -> tf.data.Dataset:
-    """Four distinct batches of random non-special tokens between [CLS] and [SEP], repeated forever."""
-    rng = np.random.default_rng(seed)
-    token_ids = rng.integers(config.sep_token_id + 2, config.vocab_size, size=(4 * batch_size, seq_len))
+@dataclasses.dataclass
+class Run:
+    """A compiled variant and its measurements so far."""
+
+    model: keras.Model
+    iterator: tf.data.Iterator
+    compile_s: float
+    step_s: list[float] = dataclasses.field(default_factory=list)
+    loss: float = float("nan")
+
+    def step(self) -> float:
+        """Seconds of one train step; reading the loss back waits for the step to finish."""
+        start = time.perf_counter()
+        self.loss = float(self.model.train_function(self.iterator)["loss"])
+        return time.perf_counter() - start
+
+    def summary(self) -> dict[str, Any]:
+        median_s = statistics.median(self.step_s)
+        return {"tokens_per_s": round(FLAGS.batch_size * FLAGS.seq_len / median_s, 1),
+                "step_ms": round(1000 * median_s, 1),
+                "step_ms_min_max": [round(1000 * min(self.step_s), 1), round(1000 * max(self.step_s), 1)],
+                "timed_steps": len(self.step_s), "compile_s": round(self.compile_s, 1),
+                "jit_compile": bool(self.model.jit_compile), "final_loss": round(self.loss, 4)}
+
+
+def synthetic_dataset(config: ElectraConfig) -> tf.data.Dataset:
+    """Four distinct batches of random tokens above [MASK] between [CLS] and [SEP], repeated forever."""
+    rng = np.random.default_rng(FLAGS.seed)
+    low = max(config.special_token_ids()) + 1
+    token_ids = rng.integers(low, config.vocab_size, size=(4 * FLAGS.batch_size, FLAGS.seq_len), dtype=np.int32)
     token_ids[:, 0], token_ids[:, -1] = config.cls_token_id, config.sep_token_id
-    features = {"token_ids": token_ids.astype("int32"), "segment_ids": np.zeros_like(token_ids, "int32"),
-                "padding_mask": np.ones_like(token_ids, "int32")}
-    return tf.data.Dataset.from_tensor_slices(features).batch(batch_size, drop_remainder=True).repeat().prefetch(2)
+    features = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
+                "padding_mask": np.ones_like(token_ids)}
+    dataset = tf.data.Dataset.from_tensor_slices(features).batch(FLAGS.batch_size, drop_remainder=True)
+    return dataset.repeat().prefetch(2)
 
 
-def measure(config: ElectraConfig, dataset: tf.data.Dataset, policy: str, jit_compile: bool,
-            full_vocab_logits: bool) -> dict[str, Any]:
-    """Builds a fresh pretrainer under `policy`, compiles its step, and times `--steps` steps."""
-    keras.backend.clear_session()
+def build(config: ElectraConfig, dataset: tf.data.Dataset, policy: str, jit_compile: bool,
+          full_vocab_logits: bool) -> Run:
+    """A fresh pretrainer built under `policy`, its train step compiled by a first step."""
     keras.utils.set_random_seed(FLAGS.seed)
     keras.mixed_precision.set_global_policy(policy)
     try:
@@ -95,25 +129,18 @@ def measure(config: ElectraConfig, dataset: tf.data.Dataset, policy: str, jit_co
         model.compile(optimizer=keras.optimizers.AdamW(1e-4), jit_compile=jit_compile)
         start = time.perf_counter()
         model.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0)  # builds, traces, compiles
-        compile_s = time.perf_counter() - start
-        iterator = iter(dataset)
-        step_s = []
-        for step in range(FLAGS.warmup + FLAGS.steps):
-            start = time.perf_counter()
-            loss = float(model.train_function(iterator)["loss"])
-            if step >= FLAGS.warmup:
-                step_s.append(time.perf_counter() - start)
+        return Run(model, iter(dataset), compile_s=time.perf_counter() - start)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    median_s = statistics.median(step_s)
-    return {"tokens_per_s": round(FLAGS.batch_size * FLAGS.seq_len / median_s, 1),
-            "step_ms": round(1000 * median_s, 1),
-            "step_ms_min_max": [round(1000 * min(step_s), 1), round(1000 * max(step_s), 1)],
-            "compile_s": round(compile_s, 1), "jit_compile": bool(model.jit_compile), "final_loss": round(loss, 4)}
+
+
+def error_entry(error: Exception) -> dict[str, str]:
+    message = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()  # Keras bolds with terminal codes
+    return {"error": f"{type(error).__name__}: {message[:1000]}"}
 
 
 def device_name() -> str:
-    """The GPU TensorFlow sees, else the CPU model and its logical core count."""
+    """The GPUs TensorFlow sees, else the CPU model and its logical core count."""
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         return ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus)
@@ -129,30 +156,51 @@ def main(argv: list[str]) -> None:
     unknown = sorted(set(FLAGS.variants) - set(VARIANTS))
     if unknown:
         raise app.UsageError(f"Unknown variants {unknown}; choose among {list(VARIANTS)}.")
-    config = ElectraConfig.from_preset(FLAGS.config)
-    dataset = synthetic_dataset(config, FLAGS.batch_size, FLAGS.seq_len, FLAGS.seed)
-    results: dict[str, dict[str, Any]] = {}
     total_start = time.perf_counter()
+    config = ElectraConfig.from_preset(FLAGS.config)
+    dataset = synthetic_dataset(config)
+    results: dict[str, dict[str, Any]] = {}
+    runs: dict[str, Run] = {}
     for name in FLAGS.variants:
-        logging.info("Variant %s ...", name)
+        logging.info("Building, compiling and warming up %s ...", name)
         try:
-            results[name] = measure(config, dataset, *VARIANTS[name])
+            runs[name] = build(config, dataset, *VARIANTS[name])
         except Exception as error:  # recorded, so the other variants still run
             logging.exception("Variant %s failed.", name)
-            results[name] = {"error": f"{type(error).__name__}: {str(error).strip()[:1000]}"}
-        logging.info("Variant %s: %s", name, results[name])
+            results[name] = error_entry(error)
+    for round_index in range(FLAGS.warmup + FLAGS.steps):
+        warming_up = round_index < FLAGS.warmup
+        seconds: dict[str, float] = {}
+        for name, run in list(runs.items()):
+            if len(run.step_s) >= MIN_STEPS and sum(run.step_s) >= FLAGS.max_timed_s:
+                continue
+            try:
+                seconds[name] = run.step()
+            except Exception as error:
+                logging.exception("Variant %s failed.", name)
+                results[name] = error_entry(error)
+                del runs[name]
+                continue
+            if not warming_up:
+                run.step_s.append(seconds[name])
+        if not seconds:
+            break
+        logging.info("%s round %d, step seconds: %s", "Warm-up" if warming_up else "Timed", round_index,
+                     {name: round(value, 2) for name, value in seconds.items()})
+    results.update({name: run.summary() for name, run in runs.items()})
     reference = results.get(REFERENCE, {}).get("tokens_per_s")
     for result in results.values():
         if reference and "tokens_per_s" in result:
             result["ratio"] = round(result["tokens_per_s"] / reference, 3)
-    report = {
+    print(json.dumps({
         "benchmark": "electra_pretrain_train_step", "device": device_name(),
         "tensorflow": tf.__version__, "keras": keras.__version__, "config": FLAGS.config,
         "vocab_size": config.vocab_size, "batch_size": FLAGS.batch_size, "seq_len": FLAGS.seq_len,
         "mask_slots": config.max_predictions(FLAGS.seq_len), "steps": FLAGS.steps, "warmup": FLAGS.warmup,
-        "reference": REFERENCE, "variants": results, "total_s": round(time.perf_counter() - total_start, 1),
-    }
-    print(json.dumps(report, indent=2))
+        "max_timed_s": FLAGS.max_timed_s, "reference": REFERENCE,
+        "variants": {name: results[name] for name in FLAGS.variants},
+        "total_s": round(time.perf_counter() - total_start, 1),
+    }, indent=2))
 
 
 if __name__ == "__main__":

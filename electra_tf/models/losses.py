@@ -19,7 +19,7 @@ def global_sum(value: tf.Tensor) -> tf.Tensor:
     return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
-def replica_share_of_mean(values: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+def replica_share_of_mean(values: tf.Tensor, weights: tf.Tensor, total_weight: tf.Tensor | None = None) -> tf.Tensor:
     """This replica's share of the global weighted mean of `values`.
 
     Summed over replicas it equals `sum(weights * values) / (sum(weights) + 1e-6)` over the global batch
@@ -28,11 +28,14 @@ def replica_share_of_mean(values: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     Args:
         values: float tensor of per-token losses.
         weights: float tensor of the same shape, 0 where a token does not count.
+        total_weight: optional float scalar, the global sum of weights when `values` is only part of the
+            batch (a micro-batch of gradient accumulation). Defaults to the global sum of `weights`.
 
     Returns:
         A float32 scalar.
     """
     values = tf.cast(values, tf.float32)
     weights = tf.cast(weights, tf.float32)
-    total_weight = tf.stop_gradient(global_sum(tf.reduce_sum(weights)))
-    return tf.reduce_sum(values * weights) / (total_weight + 1e-6)
+    if total_weight is None:
+        total_weight = global_sum(tf.reduce_sum(weights))
+    return tf.reduce_sum(values * weights) / (tf.stop_gradient(total_weight) + 1e-6)

@@ -15,7 +15,7 @@ from electra_tf.models import base
 from electra_tf.models.base import build_embeddings, build_encoder
 from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.generator import ElectraGenerator
-from electra_tf.models.losses import replica_share_of_mean
+from electra_tf.models.losses import global_sum, replica_share_of_mean
 from electra_tf.text.tokenizer import WordPieceTokenizer
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
@@ -35,6 +35,32 @@ class PretrainingOutput:
     padding_mask: tf.Tensor  # [B, L] float32, the RTD loss weights
 
 
+@dataclasses.dataclass(frozen=True)
+class MaskedBatch:
+    """A batch with its mask slots chosen and filled: the generator's input."""
+
+    inputs: dict[str, tf.Tensor]  # original token_ids (int32), segment_ids, padding_mask, each [B, L]
+    positions: tf.Tensor  # [B, N]
+    weights: tf.Tensor  # [B, N]
+    masked_ids: tf.Tensor  # [B, L]
+    sample_seed: tf.Tensor  # [2] seed of the generator's sampling
+
+    def split(self, count: int) -> list["MaskedBatch"]:
+        """`count` equal micro-batches along the batch axis, each with its own sampling seed."""
+        if count == 1:
+            return [self]
+        batch_size = self.positions.shape[0]
+        if batch_size is None or batch_size % count:
+            raise ValueError(f"Gradient accumulation over {count} micro-batches needs a fixed per-replica batch "
+                             f"size divisible by {count}, got {batch_size}.")
+        pieces = {key: tf.split(value, count) for key, value in self.inputs.items()}
+        positions, weights, masked_ids = (tf.split(t, count) for t in (self.positions, self.weights, self.masked_ids))
+        return [MaskedBatch(inputs={key: value[i] for key, value in pieces.items()}, positions=positions[i],
+                            weights=weights[i], masked_ids=masked_ids[i],
+                            sample_seed=tf.random.experimental.stateless_fold_in(self.sample_seed, i))
+                for i in range(count)]
+
+
 @keras.saving.register_keras_serializable(package="electra_tf")
 class ElectraPretrainer(keras.Model):
     """ELECTRA pre-training (Clark et al. 2020): a masked-LM generator corrupts the input and a
@@ -51,6 +77,10 @@ class ElectraPretrainer(keras.Model):
         config: `ElectraConfig`. The discriminator's architecture, the generator's size fractions and
             the objective's settings.
         seed: int. Seed of the masking and sampling streams. Defaults to `0`.
+        grad_accum_steps: int. Split each batch into this many micro-batches and sum their gradients
+            before one update: the same update as the whole batch at a fraction of the activation memory.
+            Done inside the step (not by the optimizer), so it works under every strategy and XLA.
+            Defaults to `1`.
         **kwargs: other keyword arguments passed to `keras.Model`.
 
     Example:
@@ -73,12 +103,15 @@ class ElectraPretrainer(keras.Model):
         - [Clark et al., 2020](https://arxiv.org/abs/2003.10555)
     """
 
-    def __init__(self, config: ElectraConfig, seed: int = 0, **kwargs):
+    def __init__(self, config: ElectraConfig, seed: int = 0, grad_accum_steps: int = 1, **kwargs):
         super().__init__(**kwargs)
         if config.mask_token_id is None:
             raise ValueError("Pre-training needs config.mask_token_id, the id of [MASK] in the vocabulary.")
+        if grad_accum_steps < 1:
+            raise ValueError(f"grad_accum_steps must be >= 1, got {grad_accum_steps}.")
         self.config = config
         self.seed = seed
+        self.grad_accum_steps = grad_accum_steps
         self.embeddings = build_embeddings(config)
         self.generator = ElectraGenerator(
             build_encoder(generator_config(config), self.embeddings), dtype=self.dtype_policy,
@@ -120,41 +153,49 @@ class ElectraPretrainer(keras.Model):
         Returns:
             A `PretrainingOutput`.
         """
+        return self.replace_and_detect(self.mask(inputs, step), training=training)
+
+    def mask(self, inputs: dict[str, tf.Tensor], step: Any = 0) -> MaskedBatch:
+        """Chooses the N slots of each example; 85% become [MASK], 15% keep their token."""
         config = self.config
         token_ids = tf.cast(inputs["token_ids"], tf.int32)
-        padding_mask = inputs["padding_mask"]
         sequence_length = token_ids.shape[1]
         if sequence_length is None:
             raise ValueError("Pre-training batches need a fixed sequence length: pad every batch to seq_len.")
         mask_seed, replace_seed, sample_seed = tf.unstack(
             tf.random.experimental.stateless_split(self._step_seed(token_ids, step), 3))
-
-        # Mask the input: choose N slots, 85% become [MASK], 15% keep their token.
         positions, weights = masking.select_positions(
-            token_ids, padding_mask, mask_prob=config.mask_prob,
+            token_ids, inputs["padding_mask"], mask_prob=config.mask_prob,
             max_predictions=config.max_predictions(sequence_length),
             special_token_ids=config.special_token_ids(), seed=mask_seed,
             with_replacement=config.sample_with_replacement)
         masked_ids = masking.apply_masks(
             token_ids, positions, weights, mask_token_id=config.mask_token_id,
             mask_token_rate=config.mask_token_rate, seed=replace_seed)
+        return MaskedBatch(inputs=dict(inputs, token_ids=token_ids), positions=positions, weights=weights,
+                           masked_ids=masked_ids, sample_seed=sample_seed)
 
+    def replace_and_detect(self, batch: MaskedBatch, training: bool = False) -> PretrainingOutput:
+        """The generator fills the masked slots, the discriminator finds the replaced tokens."""
+        token_ids = batch.inputs["token_ids"]
         # Generator: MLM logits at the selected slots only.
-        generator_inputs = dict(inputs, token_ids=masked_ids)
-        mlm_logits = tf.cast(self.generator(generator_inputs, positions=positions, training=training), tf.float32)
+        mlm_logits = self.generator(dict(batch.inputs, token_ids=batch.masked_ids), positions=batch.positions,
+                                    training=training)
+        mlm_logits = tf.cast(mlm_logits, tf.float32)
 
         # Sample replacements (float32, no gradient) and relabel: a correct sample counts as real.
-        sampled_ids = masking.sample_from_logits(mlm_logits, temperature=config.temperature, seed=sample_seed)
-        corrupted_ids = masking.scatter_update(token_ids, sampled_ids, positions, weights)
+        sampled_ids = masking.sample_from_logits(mlm_logits, temperature=self.config.temperature,
+                                                 seed=batch.sample_seed)
+        corrupted_ids = masking.scatter_update(token_ids, sampled_ids, batch.positions, batch.weights)
         rtd_labels = tf.cast(corrupted_ids != token_ids, tf.float32)
 
         # Discriminator: one logit per token of the corrupted input.
-        discriminator_inputs = dict(inputs, token_ids=corrupted_ids)
-        rtd_logits = tf.cast(self.discriminator(discriminator_inputs, training=training), tf.float32)
+        rtd_logits = self.discriminator(dict(batch.inputs, token_ids=corrupted_ids), training=training)
         return PretrainingOutput(
-            positions=positions, weights=weights, targets=masking.gather_positions(token_ids, positions),
-            mlm_logits=mlm_logits, sampled_ids=sampled_ids, rtd_labels=rtd_labels, rtd_logits=rtd_logits,
-            padding_mask=tf.cast(padding_mask, tf.float32))
+            positions=batch.positions, weights=batch.weights,
+            targets=masking.gather_positions(token_ids, batch.positions), mlm_logits=mlm_logits,
+            sampled_ids=sampled_ids, rtd_labels=rtd_labels, rtd_logits=tf.cast(rtd_logits, tf.float32),
+            padding_mask=tf.cast(batch.inputs["padding_mask"], tf.float32))
 
     def _step_seed(self, token_ids: tf.Tensor, step: Any) -> tf.Tensor:
         """A [2] seed from the model seed, the step, the batch's content and the replica."""
@@ -166,35 +207,54 @@ class ElectraPretrainer(keras.Model):
         replica_id = 0 if context is None else context.replica_id_in_sync_group
         return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica_id, tf.int64))
 
-    def losses_of(self, output: PretrainingOutput) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """(per-token MLM loss [B, N], per-token RTD loss [B, L], this replica's share of the total loss)."""
+    def losses_of(self, output: PretrainingOutput,
+                  totals: tuple[tf.Tensor, tf.Tensor] | None = None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(per-token MLM loss [B, N], per-token RTD loss [B, L], this replica's share of the total loss).
+
+        `totals` are the global numbers of MLM slots and real tokens when `output` covers a micro-batch.
+        """
+        mlm_total, rtd_total = totals if totals is not None else (None, None)
         mlm_losses = tf.nn.sparse_softmax_cross_entropy_with_logits(output.targets, output.mlm_logits)
         rtd_losses = tf.nn.sigmoid_cross_entropy_with_logits(output.rtd_labels, output.rtd_logits)
-        loss_share = (self.config.mlm_weight * replica_share_of_mean(mlm_losses, output.weights)
-                      + self.config.rtd_weight * replica_share_of_mean(rtd_losses, output.padding_mask))
+        loss_share = (self.config.mlm_weight * replica_share_of_mean(mlm_losses, output.weights, mlm_total)
+                      + self.config.rtd_weight * replica_share_of_mean(rtd_losses, output.padding_mask, rtd_total))
         return mlm_losses, rtd_losses, loss_share
 
     # --- Keras hooks ---
     def train_step(self, data):
-        inputs = _unpack(data)
-        with tf.GradientTape() as tape:
-            output = self(inputs, training=True, step=self.optimizer.iterations)
-            mlm_losses, rtd_losses, loss_share = self.losses_of(output)
-            scaled_loss = self.optimizer.scale_loss(loss_share)
-        gradients = tape.gradient(scaled_loss, self.trainable_variables)
+        batch = self.mask(_unpack(data), step=self.optimizer.iterations)
+        # Normalisers of the whole global batch, so k accumulated micro-batches give exactly its gradient.
+        totals = (global_sum(tf.reduce_sum(batch.weights)),
+                  global_sum(tf.reduce_sum(tf.cast(batch.inputs["padding_mask"], tf.float32))))
+        gradients, loss_share = None, 0.0
+        for micro_batch in batch.split(self.grad_accum_steps):
+            # Start a micro-batch only when the previous one's gradients exist: one set of activations at a time.
+            with tf.control_dependencies([g for g in gradients or [] if g is not None]):
+                with tf.GradientTape() as tape:
+                    output = self.replace_and_detect(micro_batch, training=True)
+                    mlm_losses, rtd_losses, micro_share = self.losses_of(output, totals)
+                    scaled_loss = self.optimizer.scale_loss(micro_share)
+                micro_gradients = tape.gradient(scaled_loss, self.trainable_variables)
+            gradients = micro_gradients if gradients is None else _add_gradients(gradients, micro_gradients)
+            loss_share += micro_share
+            self._update_token_metrics(output, mlm_losses, rtd_losses)
         self.optimizer.apply(gradients, self.trainable_variables)
-        return self._update_metrics(output, mlm_losses, rtd_losses, loss_share)
+        return self._update_loss_metric(loss_share)
 
     def test_step(self, data):
-        inputs = _unpack(data)
-        output = self(inputs, training=False)
-        return self._update_metrics(output, *self.losses_of(output))
+        output = self(_unpack(data), training=False)
+        mlm_losses, rtd_losses, loss_share = self.losses_of(output)
+        self._update_token_metrics(output, mlm_losses, rtd_losses)
+        return self._update_loss_metric(loss_share)
 
-    def _update_metrics(self, output, mlm_losses, rtd_losses, loss_share):
+    def _update_loss_metric(self, loss_share: tf.Tensor) -> dict[str, tf.Tensor]:
         num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
         # Every replica adds its share times the replica count with weight 1, so the cross-replica
         # mean over steps is the global loss.
         self.loss_tracker.update_state(loss_share * num_replicas)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def _update_token_metrics(self, output: PretrainingOutput, mlm_losses: tf.Tensor, rtd_losses: tf.Tensor) -> None:
         self.mlm_loss_tracker.update_state(mlm_losses, sample_weight=output.weights)
         predictions = tf.argmax(output.mlm_logits, axis=-1, output_type=tf.int32)
         self.mlm_accuracy.update_state(tf.cast(predictions == output.targets, tf.float32), output.weights)
@@ -208,7 +268,6 @@ class ElectraPretrainer(keras.Model):
         for metric in (self.rtd_precision, self.rtd_recall, self.rtd_auc):
             metric.update_state(output.rtd_labels, probabilities, sample_weight=mask)
         self.replaced_fraction.update_state(output.rtd_labels, sample_weight=mask)
-        return {metric.name: metric.result() for metric in self.metrics}
 
     # --- The model directory ---
     def save_pretrained(self, directory: str | os.PathLike, tokenizer: WordPieceTokenizer | None = None) -> None:
@@ -225,12 +284,17 @@ class ElectraPretrainer(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"config": self.config.to_dict(), "seed": self.seed})
+        config.update({"config": self.config.to_dict(), "seed": self.seed, "grad_accum_steps": self.grad_accum_steps})
         return config
 
     @classmethod
     def from_config(cls, config):
         return cls(**dict(config, config=ElectraConfig.from_dict(config["config"])))
+
+
+def _add_gradients(total: list, more: list) -> list:
+    # Embedding gradients arrive as IndexedSlices; their sum is taken densely.
+    return [None if a is None else tf.convert_to_tensor(a) + tf.convert_to_tensor(b) for a, b in zip(total, more)]
 
 
 def _unpack(data) -> dict[str, tf.Tensor]:

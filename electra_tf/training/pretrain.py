@@ -35,7 +35,7 @@ class PretrainingJob:
     strategy: str = "default"
     mixed_precision: str | None = None  # "mixed_bfloat16" or "mixed_float16"
     jit_compile: bool = False
-    grad_accum_steps: int = 1
+    grad_accum_steps: int = 1  # micro-batches per update: batch_size is split, not multiplied
     log_every: int = 100  # steps per Keras "epoch": how often logs are written
     seed: int = 0
 
@@ -55,16 +55,14 @@ def run_pretraining(job: PretrainingJob) -> ElectraPretrainer:
     dataset = pretraining_dataset(job.train_files, tokenizer, max_length=job.seq_len,
                                   batch_size=job.batch_size, seed=job.seed)
     with strategy.scope():
-        pretrainer = ElectraPretrainer(config, seed=job.seed)
+        pretrainer = ElectraPretrainer(config, seed=job.seed, grad_accum_steps=job.grad_accum_steps)
         pretrainer.compile(
-            optimizer=create_optimizer(
-                job.learning_rate, job.num_steps, min(job.warmup_steps, job.num_steps),
-                gradient_accumulation_steps=job.grad_accum_steps if job.grad_accum_steps > 1 else None),
+            optimizer=create_optimizer(job.learning_rate, job.num_steps, min(job.warmup_steps, job.num_steps)),
             jit_compile=job.jit_compile)
     steps_per_epoch = min(job.log_every, job.num_steps)
     output_dir = pathlib.Path(job.output_dir)
     pretrainer.fit(
-        dataset, epochs=job.num_steps * job.grad_accum_steps // steps_per_epoch, steps_per_epoch=steps_per_epoch,
+        dataset, epochs=job.num_steps // steps_per_epoch, steps_per_epoch=steps_per_epoch,
         callbacks=[keras.callbacks.TensorBoard(str(output_dir / "logs"))], verbose=2)
     pretrainer.save_pretrained(output_dir, tokenizer)
     return pretrainer
