@@ -1,11 +1,12 @@
 """`electra-tf`: the command line. Each subcommand is a thin call into the package.
 
     electra-tf pretrain --config tiny --train_files 'corpus/*.txt' --vocab vocab.txt --output_dir runs/tiny
+    electra-tf build-data --train_files 'corpus/*.txt' --vocab vocab.txt --output_dir shards --seq_len 128
+    electra-tf pretrain --config small --train_records 'shards/*.tfrecord' --vocab vocab.txt --output_dir runs/small
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 
@@ -18,15 +19,24 @@ from electra_tf.training.distribute import STRATEGIES  # noqa: E402
 
 FLAGS = flags.FLAGS
 
+# --- Corpus (pretrain, build-data) ---
+flags.DEFINE_string("train_files", None, "Glob of text files: one sentence per line, blank line between documents.")
+flags.DEFINE_string("train_records", None, "Glob of TFRecord shards written by build-data.")
+flags.DEFINE_string("tfds_name", None, "A TFDS text dataset (e.g. wikipedia/20230601.en), prepared in --tfds_data_dir.")
+flags.DEFINE_string("tfds_split", "train", "TFDS split.")
+flags.DEFINE_string("tfds_text_key", "text", "TFDS feature holding the text.")
+flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
+flags.DEFINE_string("vocab", None, "WordPiece vocab.txt.")
+flags.DEFINE_integer("learn_vocab_size", None, "Learn a vocabulary of this size from the corpus instead of --vocab.")
+flags.DEFINE_boolean("lowercase", True, "Lower-case and strip accents (uncased vocabulary).")
+flags.DEFINE_string("output_dir", None, "Where to write (a model directory, or TFRecord shards for build-data).")
+flags.DEFINE_integer("seq_len", 128, "Tokens per example.")
+flags.DEFINE_integer("seed", 0, "Seed of data order, initialisation and masking.")
 # --- pretrain ---
 flags.DEFINE_string("config", "small", f"A preset ({', '.join(PRESETS)}) or the path of a config JSON.")
-flags.DEFINE_string("train_files", None, "Glob of text files: one sentence per line, blank line between documents.")
-flags.DEFINE_string("vocab", None, "WordPiece vocab.txt.")
-flags.DEFINE_boolean("lowercase", True, "Lower-case and strip accents (uncased vocabulary).")
-flags.DEFINE_string("output_dir", None, "Model directory to write.")
+flags.DEFINE_string("init_from", None, "Model directory to continue pre-training from (fresh schedule).")
 flags.DEFINE_integer("num_steps", 1_000_000, "Optimizer updates.")
 flags.DEFINE_integer("batch_size", 128, "Global batch size per update (split into --grad_accum_steps micro-batches).")
-flags.DEFINE_integer("seq_len", 128, "Tokens per example.")
 flags.DEFINE_float("learning_rate", 5e-4, "Peak learning rate.")
 flags.DEFINE_integer("warmup_steps", 10_000, "Linear warm-up steps.")
 flags.DEFINE_float("mask_prob", None, "Share of tokens masked; default: the config's (0.15, 0.25 for large).")
@@ -34,35 +44,57 @@ flags.DEFINE_enum("strategy", "default", STRATEGIES, "tf.distribute strategy.")
 flags.DEFINE_enum("mixed_precision", None, ["mixed_bfloat16", "mixed_float16"], "Mixed-precision policy.")
 flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
 flags.DEFINE_integer("grad_accum_steps", 1, "Micro-batches per update: same update, less activation memory.")
-flags.DEFINE_integer("log_every", 100, "Steps between log lines.")
-flags.DEFINE_integer("seed", 0, "Seed of data order, initialisation and masking.")
+flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints (a rerun resumes from the newest).")
+# --- build-data ---
+flags.DEFINE_integer("num_shards", 10, "TFRecord files to write.")
 
 
-def load_config_flag(value: str) -> ElectraConfig:
-    """A preset name or a JSON file path."""
-    return ElectraConfig.from_preset(value) if value in PRESETS else ElectraConfig.from_json(value)
+def _corpus_source():
+    from electra_tf.data.pretraining import CorpusSource
+
+    return CorpusSource(text_files=FLAGS.train_files, tfrecords=FLAGS.train_records, tfds_name=FLAGS.tfds_name,
+                        tfds_split=FLAGS.tfds_split, tfds_text_key=FLAGS.tfds_text_key,
+                        tfds_data_dir=FLAGS.tfds_data_dir)
+
+
+def _require(*names: str) -> None:
+    for name in names:
+        if not getattr(FLAGS, name):
+            raise app.UsageError(f"--{name} is required.")
 
 
 def pretrain(argv: list[str]) -> None:
     from electra_tf.training.pretrain import PretrainingJob, run_pretraining  # imports TensorFlow
 
     del argv
-    for name in ("train_files", "vocab", "output_dir"):
-        if not getattr(FLAGS, name):
-            raise app.UsageError(f"--{name} is required.")
-    config = load_config_flag(FLAGS.config)
-    if FLAGS.mask_prob is not None:
-        config = dataclasses.replace(config, mask_prob=FLAGS.mask_prob)
+    _require("output_dir")
+    config = None
+    if not FLAGS.init_from:
+        config = ElectraConfig.from_preset(FLAGS.config) if FLAGS.config in PRESETS else ElectraConfig.from_json(
+            FLAGS.config)
     run_pretraining(PretrainingJob(
-        config=config, train_files=FLAGS.train_files, vocab=FLAGS.vocab, output_dir=FLAGS.output_dir,
+        source=_corpus_source(), output_dir=FLAGS.output_dir, config=config, mask_prob=FLAGS.mask_prob,
+        vocab=FLAGS.vocab, learn_vocab_size=FLAGS.learn_vocab_size, init_from=FLAGS.init_from,
         num_steps=FLAGS.num_steps, batch_size=FLAGS.batch_size, seq_len=FLAGS.seq_len,
         learning_rate=FLAGS.learning_rate, warmup_steps=FLAGS.warmup_steps, lowercase=FLAGS.lowercase,
         strategy=FLAGS.strategy, mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile,
-        grad_accum_steps=FLAGS.grad_accum_steps, log_every=FLAGS.log_every, seed=FLAGS.seed))
+        grad_accum_steps=FLAGS.grad_accum_steps, checkpoint_every=FLAGS.checkpoint_every, seed=FLAGS.seed))
     print(f"Saved the pre-trained model to {os.path.abspath(FLAGS.output_dir)}")
 
 
-SUBCOMMANDS = {"pretrain": pretrain}
+def build_data(argv: list[str]) -> None:
+    from electra_tf.data.pretraining import build_examples, corpus_documents, write_tfrecords
+    from electra_tf.text.tokenizer import WordPieceTokenizer
+
+    del argv
+    _require("vocab", "output_dir")
+    tokenizer = WordPieceTokenizer(FLAGS.vocab, lowercase=FLAGS.lowercase)
+    examples = build_examples(corpus_documents(_corpus_source()), tokenizer, FLAGS.seq_len, seed=FLAGS.seed)
+    paths = write_tfrecords(examples, FLAGS.output_dir, FLAGS.seq_len, num_shards=FLAGS.num_shards)
+    print(f"Wrote {len(paths)} TFRecord shards to {os.path.abspath(FLAGS.output_dir)}")
+
+
+SUBCOMMANDS = {"pretrain": pretrain, "build-data": build_data}
 
 
 def main(argv: list[str] | None = None) -> None:

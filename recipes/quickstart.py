@@ -15,6 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 from electra_tf.config import ElectraConfig  # noqa: E402
+from electra_tf.data.pretraining import CorpusSource  # noqa: E402
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE  # noqa: E402
 from electra_tf.training.pretrain import PretrainingJob, replaced_token_probabilities, run_pretraining  # noqa: E402
 
@@ -36,10 +37,10 @@ FLAGS = flags.FLAGS
 def main(argv: list[str]) -> None:
     del argv
     pretrainer = run_pretraining(PretrainingJob(
-        config=ElectraConfig.from_preset("tiny"), train_files=str(SAMPLE_CORPUS_FILE),
-        vocab=str(SAMPLE_VOCAB_FILE), output_dir=FLAGS.output_dir, num_steps=FLAGS.num_steps,
+        source=CorpusSource(text_files=str(SAMPLE_CORPUS_FILE)), output_dir=FLAGS.output_dir,
+        config=ElectraConfig.from_preset("tiny"), vocab=str(SAMPLE_VOCAB_FILE), num_steps=FLAGS.num_steps,
         batch_size=32, seq_len=128, learning_rate=5e-4, warmup_steps=FLAGS.num_steps // 10,
-        log_every=max(1, FLAGS.num_steps // 10)))
+        checkpoint_every=max(1, FLAGS.num_steps // 10)), verbose=2)
     from electra_tf.models.base import load_tokenizer
 
     tokenizer = load_tokenizer(FLAGS.output_dir)

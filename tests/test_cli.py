@@ -25,7 +25,7 @@ def test_pretrain_command_writes_a_loadable_model_directory(tmp_path):
     output = tmp_path / "model"
     _run("-m", "electra_tf.cli", "pretrain", "--config", "tiny", "--train_files", str(SAMPLE_CORPUS_FILE),
          "--vocab", str(SAMPLE_VOCAB_FILE), "--output_dir", str(output), "--num_steps", "6", "--batch_size", "4",
-         "--seq_len", "32", "--warmup_steps", "2", "--log_every", "3", "--mask_prob", "0.2")
+         "--seq_len", "32", "--warmup_steps", "2", "--checkpoint_every", "3", "--mask_prob", "0.2")
     config = json.loads((output / "config.json").read_text())
     assert config["vocab_size"] == 8000 and config["mask_prob"] == 0.2 and config["hidden_size"] == 64
     assert (output / "vocab.txt").read_text() == SAMPLE_VOCAB_FILE.read_text()
@@ -36,10 +36,21 @@ def test_pretrain_command_writes_a_loadable_model_directory(tmp_path):
     assert np.isfinite(pretrainer(batch).rtd_logits.numpy()).all()
 
 
+def test_build_data_then_pretrain_from_the_shards(tmp_path):
+    _run("-m", "electra_tf.cli", "build-data", "--train_files", str(SAMPLE_CORPUS_FILE), "--vocab",
+         str(SAMPLE_VOCAB_FILE), "--output_dir", str(tmp_path / "shards"), "--seq_len", "32", "--num_shards", "2")
+    assert len(list((tmp_path / "shards").glob("*.tfrecord"))) == 2
+    stdout = _run("-m", "electra_tf.cli", "pretrain", "--config", "tiny", "--train_records",
+                  str(tmp_path / "shards" / "*.tfrecord"), "--vocab", str(SAMPLE_VOCAB_FILE), "--output_dir",
+                  str(tmp_path / "model"), "--num_steps", "2", "--batch_size", "4", "--seq_len", "32",
+                  "--checkpoint_every", "2")
+    assert "Saved the pre-trained model" in stdout and (tmp_path / "model" / "model.weights.h5").is_file()
+
+
 def test_pretrain_command_names_a_missing_flag():
     result = subprocess.run([sys.executable, "-m", "electra_tf.cli", "pretrain", "--config", "tiny"], cwd=REPO,
                             capture_output=True, text=True, timeout=300)
-    assert result.returncode != 0 and "--train_files is required" in result.stdout + result.stderr
+    assert result.returncode != 0 and "--output_dir is required" in result.stdout + result.stderr
 
 
 def test_quick_start_prints_replaced_token_probabilities(tmp_path):

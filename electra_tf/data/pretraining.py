@@ -1,6 +1,10 @@
-"""Pre-training examples from a text corpus, built as the original `build_pretraining_dataset.py` does.
+"""Pre-training examples from a corpus, built as the original `build_pretraining_dataset.py` does.
 
-The corpus format is the original's: one sentence (or paragraph) per line, a blank line between documents.
+Sources: text files in the original format (one sentence or paragraph per line, a blank line between
+documents), a TFDS text dataset (each example one document, its lines the sentences), or TFRecord shards that
+`write_tfrecords` (the `electra-tf build-data` step) made once so long runs do not re-tokenize. TFRecords use the
+original's feature names (`input_ids`, `input_mask`, `segment_ids`), so shards from the original code load too.
+
 Sentences of one document are packed until the target length is reached, then split at a sentence boundary
 into segment A and segment B: `[CLS] A [SEP] B [SEP]`. Examples never cross a document boundary, 10% are a
 single segment, and 5% get a random shorter target length. There is no next-sentence label.
@@ -21,12 +25,15 @@ import dataclasses
 import glob
 import os
 import random
+import zlib
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from electra_tf.text.tokenizer import WordPieceTokenizer
+
+Document = list[str]  # the lines (sentences) of one document
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,67 +107,242 @@ class ExampleBuilder:
         return PretrainingExample(token_ids, segment_ids)
 
 
-def read_lines(file_pattern: str | Sequence[str]) -> Iterator[str]:
-    """Lines of every file matching the glob(s), in sorted order, with a document break between files.
-
-    Bytes that are not UTF-8 are replaced by U+FFFD (the tokenizer then drops or unknowns them) rather than
-    stopping a long run on one bad byte.
-    """
+# --- Sources: each yields documents ---
+def match_files(file_pattern: str | Sequence[str]) -> list[str]:
+    """The sorted files matching one glob or several; an error when none match."""
     patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
     files = sorted({path for pattern in patterns for path in glob.glob(str(pattern))})
     if not files:
-        raise FileNotFoundError(f"No corpus files match {patterns}.")
-    for path in files:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                yield line.strip()
-        yield ""
+        raise FileNotFoundError(f"No files match {[str(p) for p in patterns]}.")
+    return files
 
 
-def build_examples(lines: Iterable[str], tokenizer: WordPieceTokenizer, max_length: int, *, seed: int = 0,
-                   chunk_size: int = 2048) -> list[PretrainingExample]:
-    """Tokenizes corpus lines (in chunks, in the graph) and packs them into examples."""
+def text_file_documents(path: str | os.PathLike) -> Iterator[Document]:
+    """The documents of one text file: runs of non-blank lines.
+
+    Bytes that are not UTF-8 become U+FFFD (the tokenizer drops them) instead of stopping a long run.
+    """
+    document: Document = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                document.append(line)
+            elif document:
+                yield document
+                document = []
+    if document:
+        yield document
+
+
+def tfds_documents(name: str, split: "str | tfds.Split" = "train", text_key: str = "text",
+                   data_dir: str | None = None) -> Iterator[Document]:
+    """The documents of a TFDS text dataset (e.g. `wikipedia/20230601.en`, `c4/en`, `pg19`): one per example,
+    its non-blank lines the sentences. The data must be downloaded or prepared in `data_dir` already."""
+    import tensorflow_datasets as tfds
+
+    try:
+        dataset = tfds.load(name, split=split, data_dir=data_dir, download=False)
+    except tfds.core.registered.DatasetNotFoundError as error:
+        raise ValueError(f"Unknown TFDS dataset {name!r}: {error}") from None
+    except AssertionError as error:  # TFDS asserts when the data was never downloaded or prepared
+        raise FileNotFoundError(f"TFDS dataset {name!r} is not prepared in data_dir={data_dir!r}: {error}") from None
+    for example in tfds.as_numpy(dataset):
+        if text_key not in example:
+            raise KeyError(f"TFDS dataset {name!r} has no feature {text_key!r}; it has {sorted(example)}.")
+        lines = [line.strip() for line in example[text_key].decode("utf-8", "replace").splitlines()]
+        document = [line for line in lines if line]
+        if document:
+            yield document
+
+
+def build_examples(documents: Iterable[Document], tokenizer: WordPieceTokenizer, max_length: int, *,
+                   seed: int = 0, chunk_size: int = 1024) -> Iterator[PretrainingExample]:
+    """Tokenizes documents (lines in chunks, in the graph) and packs them into examples."""
     builder = ExampleBuilder(max_length, tokenizer.cls_token_id, tokenizer.sep_token_id, seed=seed)
-    examples: list[PretrainingExample] = []
-    chunk: list[str] = []
+    chunk: list[str] = []  # lines, "" at each document end
 
-    def consume(chunk: list[str]) -> None:
-        for ids in tokenizer.tokenize(tf.constant(chunk)).to_list():
-            examples.extend(builder.add_sentence(ids))
+    def pack(lines: list[str]) -> Iterator[PretrainingExample]:
+        for ids in tokenizer.tokenize(tf.constant(lines)).to_list():
+            yield from builder.add_sentence(ids)
 
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == chunk_size:
-            consume(chunk)
+    for document in documents:
+        chunk += [*document, ""]
+        if len(chunk) >= chunk_size:
+            yield from pack(chunk)
             chunk = []
     if chunk:
-        consume(chunk)
-    examples.extend(builder.flush())
-    if not examples:
-        raise ValueError("The corpus holds no text: every line is empty.")
-    return examples
+        yield from pack(chunk)
+    yield from builder.flush()
 
 
-def examples_to_dataset(examples: Sequence[PretrainingExample], max_length: int) -> tf.data.Dataset:
-    """An unbatched dataset of `{token_ids, segment_ids, padding_mask}`, each padded to `max_length`."""
-    token_ids = np.zeros((len(examples), max_length), np.int32)
-    segment_ids = np.zeros_like(token_ids)
-    padding_mask = np.zeros_like(token_ids)
-    for row, example in enumerate(examples):
+def _padded(examples: Iterable[PretrainingExample], max_length: int) -> Iterator[dict[str, np.ndarray]]:
+    for example in examples:
+        token_ids = np.zeros(max_length, np.int32)
+        segment_ids = np.zeros(max_length, np.int32)
         length = len(example.token_ids)
-        token_ids[row, :length] = example.token_ids
-        segment_ids[row, :length] = example.segment_ids
-        padding_mask[row, :length] = 1
-    return tf.data.Dataset.from_tensor_slices(
-        {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask})
+        token_ids[:length] = example.token_ids
+        segment_ids[:length] = example.segment_ids
+        yield {"token_ids": token_ids, "segment_ids": segment_ids,
+               "padding_mask": (np.arange(max_length) < length).astype(np.int32)}
 
 
-def pretraining_dataset(file_pattern: str | Sequence[str], tokenizer: WordPieceTokenizer, *, max_length: int,
-                        batch_size: int, seed: int = 0, repeat: bool = True) -> tf.data.Dataset:
-    """Batches of fixed-length pre-training examples from text files, shuffled with `seed`."""
-    examples = build_examples(read_lines(file_pattern), tokenizer, max_length, seed=seed)
-    dataset = examples_to_dataset(examples, max_length).shuffle(len(examples), seed=seed)
+def _example_signature(max_length: int) -> dict[str, tf.TensorSpec]:
+    return {key: tf.TensorSpec([max_length], tf.int32) for key in ("token_ids", "segment_ids", "padding_mask")}
+
+
+# --- TFRecord shards ---
+def write_tfrecords(examples: Iterable[PretrainingExample], output_dir: str | os.PathLike, max_length: int,
+                    num_shards: int = 10, prefix: str = "pretrain_data") -> list[str]:
+    """Writes examples round-robin into `num_shards` TFRecord files; returns their paths."""
+    os.makedirs(output_dir, exist_ok=True)
+    paths = [os.path.join(output_dir, f"{prefix}-{i:05d}-of-{num_shards:05d}.tfrecord") for i in range(num_shards)]
+    writers = [tf.io.TFRecordWriter(path) for path in paths]
+    count = 0
+    try:
+        for count, features in enumerate(_padded(examples, max_length), start=1):
+            record = tf.train.Example(features=tf.train.Features(feature={
+                name: tf.train.Feature(int64_list=tf.train.Int64List(value=features[key]))
+                for name, key in _RECORD_FEATURES.items()}))
+            writers[(count - 1) % num_shards].write(record.SerializeToString())
+    finally:
+        for writer in writers:
+            writer.close()
+    if count == 0:
+        for path in paths:
+            os.remove(path)
+        raise ValueError("The corpus holds no text: no example was written.")
+    return paths
+
+
+_RECORD_FEATURES = {"input_ids": "token_ids", "input_mask": "padding_mask", "segment_ids": "segment_ids"}
+
+
+def _parse_records(files: tf.data.Dataset, max_length: int) -> tf.data.Dataset:
+    spec = {name: tf.io.FixedLenFeature([max_length], tf.int64) for name in _RECORD_FEATURES}
+
+    def parse(record):
+        features = tf.io.parse_single_example(record, spec)
+        return {key: tf.cast(features[name], tf.int32) for name, key in _RECORD_FEATURES.items()}
+
+    return files.interleave(tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).map(
+        parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _check_record_length(path: str, max_length: int) -> None:
+    for record in tf.data.TFRecordDataset(path).take(1):
+        length = len(tf.train.Example.FromString(record.numpy()).features.feature["input_ids"].int64_list.value)
+        if length != max_length:
+            raise ValueError(f"{path} holds examples of length {length}, not seq_len={max_length}.")
+
+
+# --- The training input ---
+@dataclasses.dataclass(frozen=True)
+class CorpusSource:
+    """Where pre-training text comes from: exactly one of the three fields."""
+
+    text_files: str | None = None  # glob of text files
+    tfrecords: str | None = None  # glob of TFRecord shards from `write_tfrecords`
+    tfds_name: str | None = None  # TFDS dataset name; with `tfds_split`, `tfds_text_key`, `tfds_data_dir`
+    tfds_split: str = "train"
+    tfds_text_key: str = "text"
+    tfds_data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        given = [name for name in ("text_files", "tfrecords", "tfds_name") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError(f"Give exactly one corpus source (text files, TFRecords or a TFDS name), got {given}.")
+
+
+def corpus_documents(source: CorpusSource) -> Iterator[Document]:
+    """Every document of a text-file or TFDS source, in order."""
+    if source.tfrecords:
+        raise ValueError("TFRecords hold token ids, not text: give text files or a TFDS dataset.")
+    if source.tfds_name:
+        return tfds_documents(source.tfds_name, source.tfds_split, source.tfds_text_key, source.tfds_data_dir)
+    return (document for path in match_files(source.text_files) for document in text_file_documents(path))
+
+
+def pretraining_dataset(source: CorpusSource, tokenizer: WordPieceTokenizer | None, *, max_length: int,
+                        batch_size: int, seed: int = 0, num_workers: int = 1, worker_index: int = 0,
+                        repeat: bool = True, skip_batches: int = 0) -> tf.data.Dataset:
+    """Batches of fixed-length `{token_ids, segment_ids, padding_mask}` for `ElectraPretrainer.fit`.
+
+    Files are read interleaved in a seeded shuffled order and examples shuffled in a buffer, so a run is
+    deterministic given `seed`. With several workers (multi-worker training) each reads a disjoint share:
+    whole files when there are at least as many files as workers, else every `num_workers`-th example.
+
+    Args:
+        source: `CorpusSource`.
+        tokenizer: `WordPieceTokenizer`; unused (may be None) for TFRecords, which hold ids.
+        max_length: int. Tokens per example.
+        batch_size: int. Examples per batch (this worker's share of the global batch).
+        seed: int. Seed of the file order, packing and shuffling.
+        num_workers: int. Number of input pipelines (hosts). Defaults to `1`.
+        worker_index: int. This host's index in `[0, num_workers)`. Defaults to `0`.
+        repeat: bool. Loop over the corpus forever. Defaults to `True`.
+        skip_batches: int. Batches to skip, to resume a run where it stopped. Defaults to `0`.
+    """
+    if not 0 <= worker_index < num_workers:
+        raise ValueError(f"worker_index {worker_index} is outside [0, {num_workers}).")
+    if source.tfds_name:
+        # Each worker reads its own even slice of the split.
+        split = _tfds_worker_split(source.tfds_split, num_workers, worker_index)
+
+        def documents() -> Iterator[Document]:
+            return tfds_documents(source.tfds_name, split, source.tfds_text_key, source.tfds_data_dir)
+
+        if next(documents(), None) is None:
+            raise ValueError(f"TFDS dataset {source.tfds_name!r} split {split!r} holds no text.")
+        examples = tf.data.Dataset.from_generator(
+            lambda: _padded(build_examples(documents(), tokenizer, max_length, seed=seed), max_length),
+            output_signature=_example_signature(max_length))
+    else:
+        files = match_files(source.tfrecords or source.text_files)
+        by_file = len(files) >= num_workers
+        file_dataset = tf.data.Dataset.from_tensor_slices(files)
+        if by_file:
+            file_dataset = file_dataset.shard(num_workers, worker_index)
+        file_dataset = file_dataset.shuffle(len(files), seed=seed)
+        if source.tfrecords:
+            _check_record_length(files[0], max_length)
+            examples = _parse_records(file_dataset, max_length)
+        else:
+            _check_has_text(files)
+            examples = file_dataset.interleave(
+                lambda path: _text_file_examples(path, tokenizer, max_length, seed),
+                cycle_length=min(4, len(files)))
+        if not by_file:
+            examples = examples.shard(num_workers, worker_index)
     if repeat:
-        dataset = dataset.repeat()
+        examples = examples.repeat()
     # Fixed batch shapes: the pre-training step's mask slots are static.
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    dataset = examples.shuffle(10_000, seed=seed).batch(batch_size, drop_remainder=True).skip(skip_batches)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF  # sharded above
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _text_file_examples(path: tf.Tensor, tokenizer: WordPieceTokenizer, max_length: int, seed: int) -> tf.data.Dataset:
+    def generate(path: bytes) -> Iterator[dict[str, np.ndarray]]:
+        # Each file packs with its own seeded builder: the examples do not depend on the interleave order.
+        file_seed = seed ^ zlib.crc32(path)
+        yield from _padded(build_examples(text_file_documents(path.decode()), tokenizer, max_length,
+                                          seed=file_seed), max_length)
+
+    return tf.data.Dataset.from_generator(generate, args=(path,), output_signature=_example_signature(max_length))
+
+
+def _check_has_text(files: Sequence[str]) -> None:
+    for path in files:
+        if any(True for _ in text_file_documents(path)):
+            return
+    raise ValueError(f"The corpus holds no text: every line of {list(files)} is blank.")
+
+
+def _tfds_worker_split(split: str, num_workers: int, worker_index: int) -> str:
+    if num_workers == 1:
+        return split
+    import tensorflow_datasets as tfds
+
+    return tfds.even_splits(split, num_workers)[worker_index]

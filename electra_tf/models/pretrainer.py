@@ -129,6 +129,9 @@ class ElectraPretrainer(keras.Model):
         self.rtd_recall = keras.metrics.Recall(name="rtd_recall")
         self.rtd_auc = keras.metrics.AUC(name="rtd_auc")
         self.replaced_fraction = mean(name="replaced_fraction")
+        # Built at once (sequence length is free): weights exist for loading, counting and checkpoints
+        # before the first batch, as for a keras-hub functional backbone.
+        self.build({key: (None, None) for key in INPUT_KEYS})
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -278,7 +281,6 @@ class ElectraPretrainer(keras.Model):
     def from_pretrained(cls, directory: str | os.PathLike, **kwargs) -> "ElectraPretrainer":
         """Loads a pre-trainer saved by `save_pretrained`."""
         pretrainer = cls(base.load_config(directory), **kwargs)
-        pretrainer.build({key: (None, None) for key in INPUT_KEYS})
         base.load_weights(pretrainer, directory)
         return pretrainer
 

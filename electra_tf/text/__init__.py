@@ -2,6 +2,7 @@
 
 import pathlib
 
+from electra_tf.text.preprocessor import ElectraPreprocessor
 from electra_tf.text.tokenizer import (
     RESERVED_TOKENS,
     SPECIAL_TOKENS,
@@ -18,6 +19,7 @@ SAMPLE_VOCAB_FILE = _ASSETS / "vocab.txt"
 """An uncased 8000-token WordPiece vocabulary learned from `SAMPLE_CORPUS_FILE`, BERT's special-token ids."""
 
 __all__ = [
+    "ElectraPreprocessor",
     "RESERVED_TOKENS",
     "SAMPLE_CORPUS_FILE",
     "SAMPLE_VOCAB_FILE",

@@ -1,9 +1,14 @@
-"""The pre-training job: corpus files -> trained generator + discriminator in a model directory."""
+"""The pre-training job: a corpus -> a trained generator + discriminator in a model directory.
+
+Running the same job again on the same `output_dir` resumes from its newest checkpoint (same step, model,
+optimizer and random states, and the data position: the input skips the batches already consumed); a larger
+`num_steps` continues a finished run.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import os
+import json
 import pathlib
 
 import keras
@@ -11,23 +16,31 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf.config import ElectraConfig
-from electra_tf.data.pretraining import pretraining_dataset
+from electra_tf.data.pretraining import CorpusSource, corpus_documents, pretraining_dataset
+from electra_tf.models import base
 from electra_tf.models.pretrainer import ElectraPretrainer
-from electra_tf.text.tokenizer import WordPieceTokenizer
-from electra_tf.training.distribute import get_strategy
+from electra_tf.text.tokenizer import WordPieceTokenizer, learn_vocabulary, write_vocabulary
+from electra_tf.training.callbacks import ResumableCheckpoint, Throughput, restore_latest
+from electra_tf.training.distribute import get_strategy, input_pipeline_of
 from electra_tf.training.optimization import create_optimizer
+
+CHECKPOINT_DIR = "checkpoints"
+METADATA_FILE = "training_metadata.json"
 
 
 @dataclasses.dataclass(frozen=True)
 class PretrainingJob:
     """Everything one pre-training run needs; defaults are the paper's ELECTRA-Small settings."""
 
-    config: ElectraConfig
-    train_files: str  # glob of text files: a sentence per line, blank line between documents
-    vocab: str  # vocab.txt
-    output_dir: str  # becomes a model directory (config.json, vocab.txt, model.weights.h5) + logs/
+    source: CorpusSource
+    output_dir: str  # becomes a model directory, plus checkpoints/ and logs/
+    config: ElectraConfig | None = None  # architecture and objective; `init_from`'s when continuing
+    mask_prob: float | None = None  # overrides the config's
+    vocab: str | None = None  # vocab.txt; or learn one (`learn_vocab_size`), or take init_from's
+    learn_vocab_size: int | None = None
+    init_from: str | None = None  # a model directory to continue pre-training from, with a fresh schedule
     num_steps: int = 1_000_000
-    batch_size: int = 128
+    batch_size: int = 128  # global, per update
     seq_len: int = 128
     learning_rate: float = 5e-4
     warmup_steps: int = 10_000
@@ -36,36 +49,91 @@ class PretrainingJob:
     mixed_precision: str | None = None  # "mixed_bfloat16" or "mixed_float16"
     jit_compile: bool = False
     grad_accum_steps: int = 1  # micro-batches per update: batch_size is split, not multiplied
-    log_every: int = 100  # steps per Keras "epoch": how often logs are written
+    checkpoint_every: int = 1000  # steps between checkpoints (and epoch log lines)
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.config is None and not self.init_from:
+            raise ValueError("A pre-training job needs a config, or a model directory to continue (init_from).")
 
-def run_pretraining(job: PretrainingJob) -> ElectraPretrainer:
-    """Pre-trains on `job.train_files` and saves the result to `job.output_dir`; returns the pre-trainer."""
+
+def run_pretraining(job: PretrainingJob, verbose: int | str = "auto") -> ElectraPretrainer:
+    """Pre-trains (or resumes) and saves the result to `job.output_dir`; returns the pre-trainer."""
+    output_dir = pathlib.Path(job.output_dir)
+    steps_per_epoch = min(job.checkpoint_every, job.num_steps)
+    if job.num_steps % steps_per_epoch:
+        raise ValueError(f"num_steps ({job.num_steps}) must be a multiple of checkpoint_every ({steps_per_epoch}).")
     keras.utils.set_random_seed(job.seed)
     keras.mixed_precision.set_global_policy(job.mixed_precision or "float32")
-    tokenizer = WordPieceTokenizer(job.vocab, lowercase=job.lowercase)
-    config = dataclasses.replace(
-        job.config, vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id,
-        cls_token_id=tokenizer.cls_token_id, sep_token_id=tokenizer.sep_token_id,
-        mask_token_id=tokenizer.mask_token_id)
-    if job.seq_len > config.max_position_embeddings:
-        raise ValueError(f"seq_len {job.seq_len} exceeds max_position_embeddings {config.max_position_embeddings}.")
+    tokenizer = _tokenizer(job, output_dir)
     strategy = get_strategy(job.strategy)
-    dataset = pretraining_dataset(job.train_files, tokenizer, max_length=job.seq_len,
-                                  batch_size=job.batch_size, seed=job.seed)
     with strategy.scope():
-        pretrainer = ElectraPretrainer(config, seed=job.seed, grad_accum_steps=job.grad_accum_steps)
+        pretrainer = _initial_model(job, tokenizer)
         pretrainer.compile(
             optimizer=create_optimizer(job.learning_rate, job.num_steps, min(job.warmup_steps, job.num_steps)),
             jit_compile=job.jit_compile)
-    steps_per_epoch = min(job.log_every, job.num_steps)
-    output_dir = pathlib.Path(job.output_dir)
-    pretrainer.fit(
-        dataset, epochs=job.num_steps // steps_per_epoch, steps_per_epoch=steps_per_epoch,
-        callbacks=[keras.callbacks.TensorBoard(str(output_dir / "logs"))], verbose=2)
+        step = restore_latest(pretrainer, output_dir / CHECKPOINT_DIR)
+    if step:
+        print(f"Resumed from step {step} (checkpoint in {output_dir / CHECKPOINT_DIR}).")
+    if job.seq_len > pretrainer.config.max_position_embeddings:
+        raise ValueError(f"seq_len {job.seq_len} exceeds max_position_embeddings "
+                         f"{pretrainer.config.max_position_embeddings}.")
+    num_workers, worker_index = input_pipeline_of(strategy)
+    dataset = pretraining_dataset(job.source, tokenizer, max_length=job.seq_len, batch_size=job.batch_size,
+                                  seed=job.seed, num_workers=num_workers, worker_index=worker_index,
+                                  skip_batches=step)
+    history = pretrainer.fit(
+        dataset, initial_epoch=step // steps_per_epoch, epochs=job.num_steps // steps_per_epoch,
+        steps_per_epoch=steps_per_epoch, shuffle=False, verbose=verbose,
+        callbacks=[Throughput(job.batch_size * job.seq_len),
+                   ResumableCheckpoint(output_dir / CHECKPOINT_DIR, steps_per_epoch),
+                   keras.callbacks.TensorBoard(str(output_dir / "logs"))])
     pretrainer.save_pretrained(output_dir, tokenizer)
+    _write_metadata(output_dir, job, history.history)
     return pretrainer
+
+
+def _tokenizer(job: PretrainingJob, output_dir: pathlib.Path) -> WordPieceTokenizer:
+    """The job's vocabulary: given, inherited from `init_from`, or learned from the corpus once."""
+    if job.init_from:
+        inherited = base.load_tokenizer(job.init_from)
+        if job.vocab and WordPieceTokenizer(job.vocab).vocabulary != inherited.vocabulary:
+            raise ValueError(f"--vocab {job.vocab} does not match the vocabulary of {job.init_from}: "
+                             "continued pre-training must keep the model's vocabulary.")
+        return inherited
+    if job.vocab:
+        return WordPieceTokenizer(job.vocab, lowercase=job.lowercase)
+    if not job.learn_vocab_size:
+        raise ValueError("Give a vocabulary (vocab) or a size to learn one (learn_vocab_size).")
+    learned = output_dir / base.VOCAB_FILE
+    if not learned.is_file():  # learned once; a resumed run reuses it
+        print(f"Learning a {job.learn_vocab_size}-token vocabulary from the corpus ...")
+        output_dir.mkdir(parents=True, exist_ok=True)
+        lines = (line for document in corpus_documents(job.source) for line in document)
+        write_vocabulary(learn_vocabulary(lines, job.learn_vocab_size, lowercase=job.lowercase), learned)
+    return WordPieceTokenizer(learned, lowercase=job.lowercase)
+
+
+def _initial_model(job: PretrainingJob, tokenizer: WordPieceTokenizer) -> ElectraPretrainer:
+    if job.init_from:
+        config = base.load_config(job.init_from)
+    else:
+        config = dataclasses.replace(
+            job.config, vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id,
+            cls_token_id=tokenizer.cls_token_id, sep_token_id=tokenizer.sep_token_id,
+            mask_token_id=tokenizer.mask_token_id)
+    if job.mask_prob is not None:
+        config = dataclasses.replace(config, mask_prob=job.mask_prob)
+    pretrainer = ElectraPretrainer(config, seed=job.seed, grad_accum_steps=job.grad_accum_steps)
+    if job.init_from:
+        base.load_weights(pretrainer, job.init_from)
+    return pretrainer
+
+
+def _write_metadata(output_dir: pathlib.Path, job: PretrainingJob, history: dict[str, list[float]]) -> None:
+    settings = {k: v for k, v in dataclasses.asdict(job).items() if k != "config"}
+    metadata = {"job": settings, "final_epoch_metrics": {k: float(v[-1]) for k, v in history.items() if v}}
+    (output_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str) + "\n")
 
 
 def replaced_token_probabilities(pretrainer: ElectraPretrainer, tokenizer: WordPieceTokenizer,

@@ -1,21 +1,32 @@
 import numpy as np
 import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
 
-from electra_tf.data.pretraining import ExampleBuilder, build_examples, pretraining_dataset, read_lines
+from electra_tf.data.pretraining import (
+    CorpusSource,
+    ExampleBuilder,
+    build_examples,
+    corpus_documents,
+    pretraining_dataset,
+    text_file_documents,
+    write_tfrecords,
+)
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE, WordPieceTokenizer
 
 CLS, SEP = 101, 102
 
 
+@pytest.fixture(scope="module")
+def tokenizer():
+    return WordPieceTokenizer(SAMPLE_VOCAB_FILE)
+
+
 def _documents(seed, count=60):
     """Documents of sentences whose ids encode (document, sentence, position) so provenance is checkable."""
     rng = np.random.default_rng(seed)
-    documents = []
-    for doc in range(count):
-        sentences = [[1000 * (doc + 1) + 10 * s + i for i in range(int(rng.integers(1, 9)))]
-                     for s in range(int(rng.integers(1, 12)))]
-        documents.append(sentences)
-    return documents
+    return [[[1000 * (doc + 1) + 10 * s + i for i in range(int(rng.integers(1, 9)))]
+             for s in range(int(rng.integers(1, 12)))] for doc in range(count)]
 
 
 def _build(documents, max_length, seed=0):
@@ -46,30 +57,96 @@ def test_examples_respect_length_layout_and_document_boundaries():
 
 def test_every_token_lands_in_order_when_nothing_is_truncated():
     documents = _documents(1, 30)
-    examples = _build(documents, max_length=200)
-    packed = [token for example in examples for token in example.token_ids if token not in (CLS, SEP)]
-    assert sorted(packed) == sorted(token for doc in documents for sentence in doc for token in sentence)
+    packed = [t for e in _build(documents, max_length=200) for t in e.token_ids if t not in (CLS, SEP)]
+    assert packed == [token for doc in documents for sentence in doc for token in sentence]
 
 
-def test_dataset_from_the_bundled_corpus_has_fixed_shapes_and_padding(tmp_path):
-    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
-    batch = next(iter(pretraining_dataset(str(SAMPLE_CORPUS_FILE), tokenizer, max_length=64, batch_size=8)))
+def _write_corpus(directory, files=4, documents=6):
+    paths = []
+    for f in range(files):
+        path = directory / f"part-{f}.txt"
+        text = "\n\n".join("\n".join(f"file {f} document {d} sentence {s} says hello." for s in range(5))
+                           for d in range(documents))
+        path.write_text(text + "\n")
+        paths.append(path)
+    return paths
+
+
+def _rows(dataset, batches):
+    return [tuple(row) for batch in dataset.take(batches) for row in batch["token_ids"].numpy()]
+
+
+def test_dataset_from_the_bundled_corpus_has_fixed_shapes_and_padding(tokenizer):
+    source = CorpusSource(text_files=str(SAMPLE_CORPUS_FILE))
+    batch = next(iter(pretraining_dataset(source, tokenizer, max_length=64, batch_size=8)))
     ids, mask = batch["token_ids"].numpy(), batch["padding_mask"].numpy()
     assert ids.shape == (8, 64) and batch["segment_ids"].shape == (8, 64)
     np.testing.assert_array_equal(mask, (ids != 0).astype(np.int32))
     assert (ids[:, 0] == tokenizer.cls_token_id).all()
-    assert (tokenizer.unk_token_id == ids).mean() < 0.01
+    assert (ids == tokenizer.unk_token_id).mean() < 0.01
 
 
-def test_bad_corpora_are_reported(tmp_path):
-    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
-    with pytest.raises(FileNotFoundError, match="No corpus files"):
-        list(read_lines(str(tmp_path / "missing-*.txt")))
-    empty = tmp_path / "empty.txt"
-    empty.write_text("\n\n  \n")
+def test_same_seed_same_batches_and_skip_resumes_the_stream(tmp_path, tokenizer):
+    _write_corpus(tmp_path)
+    source = CorpusSource(text_files=str(tmp_path / "*.txt"))
+    make = lambda seed, skip=0: pretraining_dataset(source, tokenizer, max_length=32, batch_size=4, seed=seed,
+                                                   skip_batches=skip)
+    assert _rows(make(1), 6) == _rows(make(1), 6)
+    assert _rows(make(1), 6) != _rows(make(2), 6)
+    assert _rows(make(1, skip=2), 4) == _rows(make(1), 6)[8:]
+
+
+@pytest.mark.parametrize("files", [4, 1])
+def test_two_workers_read_disjoint_data(tmp_path, tokenizer, files):
+    _write_corpus(tmp_path, files=files, documents=8)
+    source = CorpusSource(text_files=str(tmp_path / "*.txt"))
+    seen = [set(_rows(pretraining_dataset(source, tokenizer, max_length=16, batch_size=2, num_workers=2,
+                                          worker_index=i, repeat=False), 1000)) for i in (0, 1)]
+    everything = set(_rows(pretraining_dataset(source, tokenizer, max_length=16, batch_size=2, repeat=False), 1000))
+    assert seen[0] and seen[1] and not seen[0] & seen[1]
+    assert len(seen[0] | seen[1]) >= 0.9 * len(everything)  # only the last partial batches are dropped
+
+
+def test_tfrecord_shards_round_trip(tmp_path, tokenizer):
+    _write_corpus(tmp_path)
+    text = CorpusSource(text_files=str(tmp_path / "*.txt"))
+    examples = list(build_examples(corpus_documents(text), tokenizer, 32))
+    paths = write_tfrecords(examples, tmp_path / "shards", 32, num_shards=3)
+    assert len(paths) == 3
+    records = CorpusSource(tfrecords=str(tmp_path / "shards" / "*.tfrecord"))
+    rows = _rows(pretraining_dataset(records, None, max_length=32, batch_size=1, repeat=False), 10_000)
+    expected = {tuple(e.token_ids + [0] * (32 - len(e.token_ids))) for e in examples}
+    assert len(rows) == len(examples) and set(rows) == expected
+    with pytest.raises(ValueError, match="length 32, not seq_len=64"):
+        pretraining_dataset(records, None, max_length=64, batch_size=1)
+
+
+def test_tfds_text_dataset_with_mock_data(tokenizer):
+    with tfds.testing.mock_data(num_examples=12, policy=tfds.testing.MockPolicy.USE_CODE):
+        source = CorpusSource(tfds_name="ag_news_subset", tfds_split="train", tfds_text_key="description")
+        documents = list(corpus_documents(source))
+        assert len(documents) == 12
+        batch = next(iter(pretraining_dataset(source, tokenizer, max_length=16, batch_size=4)))
+        assert batch["token_ids"].shape == (4, 16)
+
+
+def test_bad_corpora_are_reported(tmp_path, tokenizer):
+    with pytest.raises(FileNotFoundError, match="No files match"):
+        pretraining_dataset(CorpusSource(text_files=str(tmp_path / "missing-*.txt")), tokenizer, max_length=32,
+                            batch_size=2)
+    (tmp_path / "empty.txt").write_text("\n\n  \n")
     with pytest.raises(ValueError, match="no text"):
-        build_examples(read_lines(str(empty)), tokenizer, 32)
+        pretraining_dataset(CorpusSource(text_files=str(tmp_path / "empty.txt")), tokenizer, max_length=32,
+                            batch_size=2)
+    with pytest.raises(ValueError, match="Unknown TFDS dataset 'no_such_corpus'"):
+        pretraining_dataset(CorpusSource(tfds_name="no_such_corpus"), tokenizer, max_length=32, batch_size=2)
+    with pytest.raises(ValueError, match="exactly one corpus source"):
+        CorpusSource(text_files="a.txt", tfds_name="c4")
+
+
+def test_bytes_that_are_not_utf8_are_replaced_not_fatal(tmp_path, tokenizer):
     broken = tmp_path / "broken.txt"
     broken.write_bytes(b"the queen \xff\xfe said hello\n\nalice ran\n")
-    examples = build_examples(read_lines(str(broken)), tokenizer, 32)
-    assert len(examples) == 2
+    documents = list(text_file_documents(broken))
+    assert documents == [["the queen \ufffd\ufffd said hello"], ["alice ran"]]
+    assert len(list(build_examples(documents, tokenizer, 32))) == 2

@@ -6,7 +6,7 @@ import numpy as np
 import keras
 import pytest
 
-from electra_tf.data.pretraining import pretraining_dataset
+from electra_tf.data.pretraining import CorpusSource, pretraining_dataset
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
 from electra_tf.training.optimization import create_optimizer
@@ -20,7 +20,7 @@ def test_tiny_model_learns_replaced_token_detection_in_200_steps():
     keras.utils.set_random_seed(0)
     tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
     # Text the bundled vocabulary was not learned from.
-    dataset = pretraining_dataset(str(CORPUS / "melville-moby_dick.txt"), tokenizer, max_length=64,
+    dataset = pretraining_dataset(CorpusSource(text_files=str(CORPUS / "melville-moby_dick.txt")), tokenizer, max_length=64,
                                   batch_size=32, seed=0)
     pretrainer = ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size, hidden_dropout_prob=0.1,
                                                attention_probs_dropout_prob=0.1))

@@ -1,0 +1,86 @@
+"""The pre-training job: resume after an interruption, continued pre-training, vocabulary handling."""
+
+import numpy as np
+import pytest
+
+from electra_tf.config import ElectraConfig
+from electra_tf.data.pretraining import CorpusSource
+from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE, WordPieceTokenizer
+from electra_tf.training import callbacks
+from electra_tf.training.pretrain import PretrainingJob, run_pretraining
+
+
+def _job(output_dir, **overrides):
+    values = dict(source=CorpusSource(text_files=str(SAMPLE_CORPUS_FILE)), output_dir=str(output_dir),
+                  config=ElectraConfig.from_preset("tiny"), vocab=str(SAMPLE_VOCAB_FILE), num_steps=6,
+                  batch_size=4, seq_len=32, learning_rate=1e-3, warmup_steps=2, checkpoint_every=2, seed=3)
+    values.update(overrides)
+    return PretrainingJob(**values)
+
+
+def test_an_interrupted_run_resumes_exactly(tmp_path, monkeypatch, capsys):
+    reference = run_pretraining(_job(tmp_path / "uninterrupted"), verbose=0)
+
+    original = callbacks.ResumableCheckpoint.on_epoch_end
+
+    def crash_after_step_4(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if (epoch + 1) * self.steps_per_epoch == 4:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(callbacks.ResumableCheckpoint, "on_epoch_end", crash_after_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        run_pretraining(_job(tmp_path / "interrupted"), verbose=0)
+    monkeypatch.undo()
+    assert [p.name for p in callbacks.checkpoints(tmp_path / "interrupted" / "checkpoints")] == ["step-2", "step-4"]
+
+    resumed = run_pretraining(_job(tmp_path / "interrupted"), verbose=0)
+    assert "Resumed from step 4" in capsys.readouterr().out
+    assert int(resumed.optimizer.iterations) == int(reference.optimizer.iterations) == 6
+    for a, b in zip(reference.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_a_larger_num_steps_continues_a_finished_run(tmp_path, capsys):
+    run_pretraining(_job(tmp_path, num_steps=2), verbose=0)
+    continued = run_pretraining(_job(tmp_path, num_steps=4), verbose=0)
+    assert "Resumed from step 2" in capsys.readouterr().out
+    assert int(continued.optimizer.iterations) == 4
+
+
+def test_continued_pretraining_starts_from_the_model_with_a_fresh_schedule(tmp_path):
+    first = run_pretraining(_job(tmp_path / "first", num_steps=2), verbose=0)
+    continued = ElectraPretrainer.from_pretrained(tmp_path / "first")
+    for a, b in zip(first.get_weights(), continued.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    second = run_pretraining(_job(tmp_path / "second", config=None, vocab=None, init_from=str(tmp_path / "first"),
+                                  num_steps=2, mask_prob=0.3), verbose=0)
+    assert int(second.optimizer.iterations) == 2 and second.config.mask_prob == 0.3
+    assert second.config.hidden_size == first.config.hidden_size
+
+
+def test_continued_pretraining_refuses_another_vocabulary(tmp_path):
+    run_pretraining(_job(tmp_path / "first", num_steps=2), verbose=0)
+    other_vocab = tmp_path / "vocab.txt"
+    other_vocab.write_text("\n".join(WordPieceTokenizer(SAMPLE_VOCAB_FILE).vocabulary[:-1]) + "\n")
+    with pytest.raises(ValueError, match="does not match the vocabulary"):
+        run_pretraining(_job(tmp_path / "second", config=None, vocab=str(other_vocab),
+                             init_from=str(tmp_path / "first")), verbose=0)
+
+
+def test_a_corrupt_checkpoint_is_reported(tmp_path):
+    run_pretraining(_job(tmp_path, num_steps=2), verbose=0)
+    (tmp_path / "checkpoints" / "step-2" / "model.weights.h5").write_bytes(b"not an h5 file")
+    with pytest.raises(ValueError, match="corrupt"):
+        run_pretraining(_job(tmp_path, num_steps=4), verbose=0)
+
+
+def test_learns_a_vocabulary_when_none_is_given(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(SAMPLE_CORPUS_FILE.read_text().splitlines()[:400]) + "\n")
+    pretrainer = run_pretraining(_job(tmp_path / "run", source=CorpusSource(text_files=str(corpus)), vocab=None,
+                                      learn_vocab_size=600, num_steps=2), verbose=0)
+    vocabulary = (tmp_path / "run" / "vocab.txt").read_text().splitlines()
+    assert pretrainer.config.vocab_size == len(vocabulary) <= 600
+    assert vocabulary[0] == "[PAD]" and vocabulary[100:104] == ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
