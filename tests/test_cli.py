@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE
@@ -57,3 +58,24 @@ def test_quick_start_prints_replaced_token_probabilities(tmp_path):
     stdout = _run("recipes/quickstart.py", "--num_steps", "10", "--output_dir", str(tmp_path / "quickstart"))
     assert "P(replaced) per token" in stdout
     assert stdout.count("corrupted:") == 3 and "telegraph*" in stdout
+
+
+def test_quick_start_runs_from_a_fresh_clone(tmp_path):
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=120)
+    result = subprocess.run([sys.executable, "recipes/quickstart.py", "--num_steps", "4", "--output_dir", "runs/qs"],
+                            cwd=clone, capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, PYTHONPATH=str(clone), TF_CPP_MIN_LOG_LEVEL="2"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "P(replaced) per token" in result.stdout and (clone / "runs" / "qs" / "model.weights.h5").is_file()
+
+
+def test_pretrain_recipe_applies_the_paper_settings_and_user_overrides(tmp_path):
+    stdout = _run("recipes/pretrain.py", "--size", "small", "--train_files", str(SAMPLE_CORPUS_FILE), "--vocab",
+                  str(SAMPLE_VOCAB_FILE), "--output_dir", str(tmp_path / "model"), "--config", "tiny",
+                  "--num_steps", "2", "--batch_size", "2", "--seq_len", "32", "--checkpoint_every", "2")
+    assert "Saved the pre-trained model" in stdout
+    metadata = json.loads((tmp_path / "model" / "training_metadata.json").read_text())["job"]
+    assert metadata["learning_rate"] == 5e-4 and metadata["num_steps"] == 2 and metadata["warmup_steps"] == 10000
