@@ -6,9 +6,6 @@ import pytest
 from electra_tf.config import PRESETS, ElectraConfig, generator_config
 from electra_tf.models.pretrainer import ElectraPretrainer
 
-SHAPES = {"token_ids": (None, 128), "segment_ids": (None, 128), "padding_mask": (None, 128)}
-
-
 def test_json_round_trip_keeps_every_field(tmp_path):
     config = ElectraConfig.from_preset("base", mask_prob=0.2, sample_with_replacement=True)
     assert ElectraConfig.from_json(config.to_json()) == config
@@ -62,8 +59,7 @@ def test_max_predictions_matches_the_original():
 @pytest.mark.parametrize("name, millions", [("small", 13.55), ("base", 109.48), ("large", 335.14)])
 def test_presets_have_the_published_discriminator_sizes(name, millions):
     # Published sizes of the discriminators (keras-hub preset metadata, Hugging Face model cards).
-    pretrainer = ElectraPretrainer(PRESETS[name])
-    pretrainer.build(SHAPES)
+    pretrainer = ElectraPretrainer(PRESETS[name])  # built at construction
     assert pretrainer.discriminator.count_params() / 1e6 == pytest.approx(millions, abs=0.01)
 
 

@@ -323,6 +323,7 @@ def pretraining_dataset(source: CorpusSource, tokenizer: WordPieceTokenizer | No
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
+@tf.autograph.experimental.do_not_convert  # plain Python generator inside: nothing for AutoGraph to convert
 def _text_file_examples(path: tf.Tensor, tokenizer: WordPieceTokenizer, max_length: int, seed: int) -> tf.data.Dataset:
     def generate(path: bytes) -> Iterator[dict[str, np.ndarray]]:
         # Each file packs with its own seeded builder: the examples do not depend on the interleave order.

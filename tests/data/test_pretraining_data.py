@@ -126,7 +126,7 @@ def test_tfds_text_dataset_with_mock_data(tokenizer):
         source = CorpusSource(tfds_name="ag_news_subset", tfds_split="train", tfds_text_key="description")
         documents = list(corpus_documents(source))
         assert len(documents) == 12
-        batch = next(iter(pretraining_dataset(source, tokenizer, max_length=16, batch_size=4)))
+        batch = next(iter(pretraining_dataset(source, tokenizer, max_length=16, batch_size=4, repeat=False)))
         assert batch["token_ids"].shape == (4, 16)
 
 
