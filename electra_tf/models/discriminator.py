@@ -37,7 +37,8 @@ class ElectraDiscriminator(keras.Model):
             dtype=self.dtype_policy, name="discriminator_predictions")
 
     def build(self, inputs_shape):
-        self.encoder.build(inputs_shape)
+        if not self.encoder.built:  # a deserialized encoder arrives built
+            self.encoder.build(inputs_shape)
         self.head.build((None, None, self.encoder.hidden_size))
         self.built = True
 

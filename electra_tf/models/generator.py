@@ -42,7 +42,8 @@ class ElectraGenerator(keras.Model):
             dtype=self.dtype_policy, name="generator_predictions")
 
     def build(self, inputs_shape, positions_shape=None):
-        self.encoder.build(inputs_shape)
+        if not self.encoder.built:  # a deserialized encoder arrives built
+            self.encoder.build(inputs_shape)
         self.head.build((None, None, self.encoder.hidden_size))
         self.built = True
 
