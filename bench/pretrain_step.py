@@ -8,7 +8,7 @@ compiles) its train function, reported as `compile_s` (that first step included)
 run `model.train_function` in round robin, one step each per round, so a change in background load
 hits them alike: `--warmup` untimed rounds, then up to `--steps` timed ones, each step synchronised by
 reading its loss back. A variant leaves the rounds once it has `MIN_STEPS` timed steps adding up to
-`--max_timed_s` (XLA is slow on CPU; this keeps the default run near 10 minutes on 2 cores).
+`--max_timed_s` (XLA is slow on CPU; the defaults take about 11 minutes on 2 cores).
 
 Variants (`--variants`, all by default):
   float32                    the reference: float32, no XLA.
@@ -165,7 +165,7 @@ def main(argv: list[str]) -> None:
     results: dict[str, dict[str, Any]] = {}
     runs: dict[str, Run] = {}
     for name in FLAGS.variants:
-        logging.info("Building, compiling and warming up %s ...", name)
+        logging.info("Building and compiling %s ...", name)
         try:
             runs[name] = build(config, dataset, *VARIANTS[name])
         except Exception as error:  # recorded, so the other variants still run
