@@ -3,10 +3,12 @@
     electra-tf pretrain --config tiny --train_files 'corpus/*.txt' --vocab vocab.txt --output_dir runs/tiny
     electra-tf build-data --train_files 'corpus/*.txt' --vocab vocab.txt --output_dir shards --seq_len 128
     electra-tf pretrain --config small --train_records 'shards/*.tfrecord' --vocab vocab.txt --output_dir runs/small
+    electra-tf finetune glue --task sst2 --model_dir runs/small --data_dir glue --output_dir runs/sst2 --seeds 1,2,3
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -47,6 +49,16 @@ flags.DEFINE_integer("grad_accum_steps", 1, "Micro-batches per update: same upda
 flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints (a rerun resumes from the newest).")
 # --- build-data ---
 flags.DEFINE_integer("num_shards", 10, "TFRecord files to write.")
+# --- finetune glue ---
+flags.DEFINE_string("task", None, "GLUE task: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli.")
+flags.DEFINE_string("model_dir", None, "Pre-trained model directory to fine-tune.")
+flags.DEFINE_string("data_dir", None, "GLUE data root in the standard tsv layout (CoLA/, SST-2/, ...).")
+flags.DEFINE_boolean("tfds", False, "Read the task from TFDS (glue/<task>) instead of --data_dir.")
+flags.DEFINE_integer("num_epochs", None, "Epochs; default the paper's (3; 10 for RTE and STS-B).")
+flags.DEFINE_float("layerwise_lr_decay", None, "Layer-wise LR decay; default 0.8 (0.9 for 24-layer models).")
+flags.DEFINE_float("weight_decay", 0.0, "AdamW weight decay for fine-tuning (the paper: 0).")
+flags.DEFINE_integer("max_length", 128, "Tokens per (pair of) sentence(s) for fine-tuning.")
+flags.DEFINE_list("seeds", ["0"], "Fine-tuning seeds; the median over seeds is reported.")
 
 
 def _corpus_source():
@@ -94,14 +106,34 @@ def build_data(argv: list[str]) -> None:
     print(f"Wrote {len(paths)} TFRecord shards to {os.path.abspath(FLAGS.output_dir)}")
 
 
-SUBCOMMANDS = {"pretrain": pretrain, "build-data": build_data}
+def finetune_glue(argv: list[str]) -> None:
+    from electra_tf.training.finetune import GlueJob, run_glue
+
+    del argv
+    _require("task", "model_dir", "output_dir")
+    results = run_glue(GlueJob(
+        task=FLAGS.task, model_dir=FLAGS.model_dir, output_dir=FLAGS.output_dir, data_dir=FLAGS.data_dir,
+        use_tfds=FLAGS.tfds, tfds_data_dir=FLAGS.tfds_data_dir, num_epochs=FLAGS.num_epochs,
+        num_steps=FLAGS["num_steps"].value if FLAGS["num_steps"].present else None,
+        learning_rate=FLAGS["learning_rate"].value if FLAGS["learning_rate"].present else None,
+        layerwise_lr_decay=FLAGS.layerwise_lr_decay,
+        batch_size=FLAGS["batch_size"].value if FLAGS["batch_size"].present else 32,
+        max_length=FLAGS.max_length, weight_decay=FLAGS.weight_decay, seeds=tuple(int(s) for s in FLAGS.seeds)))
+    print(json.dumps({"task": results["task"], "median": results["median"]}, indent=2))
+    print(f"Results in {os.path.join(os.path.abspath(FLAGS.output_dir), 'results.json')}")
+
+
+# `electra-tf NAME` or, for fine-tuning, `electra-tf finetune KIND`.
+SUBCOMMANDS = {"pretrain": pretrain, "build-data": build_data, "finetune glue": finetune_glue}
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
-    if len(argv) < 2 or argv[1] not in SUBCOMMANDS:
-        sys.exit(f"usage: electra-tf {{{','.join(SUBCOMMANDS)}}} [--flags]; see electra-tf SUBCOMMAND --help")
-    app.run(SUBCOMMANDS[argv[1]], argv=[f"{argv[0]} {argv[1]}", *argv[2:]])
+    words = 2 if len(argv) > 1 and argv[1] == "finetune" else 1
+    name = " ".join(argv[1:1 + words])
+    if name not in SUBCOMMANDS:
+        sys.exit(f"usage: electra-tf {{{' | '.join(SUBCOMMANDS)}}} [--flags]; see electra-tf SUBCOMMAND --help")
+    app.run(SUBCOMMANDS[name], argv=[f"{argv[0]} {name}", *argv[1 + words:]])
 
 
 if __name__ == "__main__":

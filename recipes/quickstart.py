@@ -19,14 +19,15 @@ from electra_tf.data.pretraining import CorpusSource  # noqa: E402
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE  # noqa: E402
 from electra_tf.training.pretrain import PretrainingJob, replaced_token_probabilities, run_pretraining  # noqa: E402
 
-# (original, with one word replaced)
+# (original, with one word replaced by a frequent word that does not fit: the kind of fake a young
+# generator, which has learned word frequencies but little context, produces)
 SENTENCES = [
     ("alice was beginning to get very tired of sitting by her sister on the bank",
-     "alice was beginning to get very tired of sitting by her sister on the telegraph"),
+     "alice was beginning to get very tired of sitting by her the on the bank"),
     ("the king and queen of hearts were seated on their throne when they arrived",
-     "the king and queen of hearts were seated on their throne when they swallowed"),
+     "the king and queen of hearts were seated on their throne when they of"),
     ("we the people of the united states , in order to form a more perfect union",
-     "we the people of the united states , in order to form a more perfect whale"),
+     "we the people of the united states , in order to and a more perfect union"),
 ]
 
 flags.DEFINE_integer("num_steps", 1500, "Training steps.")
@@ -39,7 +40,7 @@ def main(argv: list[str]) -> None:
     pretrainer = run_pretraining(PretrainingJob(
         source=CorpusSource(text_files=str(SAMPLE_CORPUS_FILE)), output_dir=FLAGS.output_dir,
         config=ElectraConfig.from_preset("tiny"), vocab=str(SAMPLE_VOCAB_FILE), num_steps=FLAGS.num_steps,
-        batch_size=32, seq_len=128, learning_rate=5e-4, warmup_steps=FLAGS.num_steps // 10,
+        batch_size=32, seq_len=128, learning_rate=2e-4, warmup_steps=FLAGS.num_steps // 10,
         checkpoint_every=max(1, FLAGS.num_steps // 10)), verbose=2)
     from electra_tf.models.base import load_tokenizer
 

@@ -11,6 +11,7 @@ import keras
 
 from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.models import base
+from electra_tf.text.preprocessor import ElectraPreprocessor
 from electra_tf.text.tokenizer import WordPieceTokenizer
 
 TASK_FILE = "task.json"
@@ -31,6 +32,8 @@ class ElectraClassifier(keras.Model):
         num_labels: int. Classes; 1 for regression (STS-B).
         dropout: float. Dropout before each Dense of the head. Defaults to `0.1`.
         head: str. `"original"` or `"huggingface"`. Defaults to `"original"`.
+        preprocessor: `ElectraPreprocessor` or None. When set, the model also takes raw strings (or a pair of
+            string batches) and tokenizes them in the graph; a dict of ids still bypasses it. Defaults to `None`.
         **kwargs: other keyword arguments passed to `keras.Model`.
 
     Example:
@@ -47,7 +50,7 @@ class ElectraClassifier(keras.Model):
     """
 
     def __init__(self, encoder: ElectraEncoder, num_labels: int, dropout: float = 0.1, head: str = "original",
-                 **kwargs):
+                 preprocessor: ElectraPreprocessor | None = None, **kwargs):
         super().__init__(**kwargs)
         if num_labels < 1:
             raise ValueError(f"num_labels must be >= 1 (1 for regression), got {num_labels}.")
@@ -57,6 +60,10 @@ class ElectraClassifier(keras.Model):
         self.num_labels = num_labels
         self.dropout = dropout
         self.head = head
+        self.preprocessor = preprocessor
+        # As keras-hub's tasks: let Python strings through `__call__` to the preprocessor unconverted.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
         self.head_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="head_dropout")
         self.dense = None
         if head == "huggingface":
@@ -76,7 +83,12 @@ class ElectraClassifier(keras.Model):
         self.built = True
 
     def call(self, inputs, training=None):
-        """Logits [batch_size, num_labels] for a dict of `token_ids`, `segment_ids`, `padding_mask`."""
+        """Logits [batch_size, num_labels] for a dict of `token_ids`, `segment_ids`, `padding_mask`, or for
+        strings (one batch, or a pair of batches) when the model has a preprocessor."""
+        if not isinstance(inputs, dict):
+            if self.preprocessor is None:
+                raise ValueError("This classifier has no preprocessor: give token ids, or build it with one.")
+            inputs = self.preprocessor(inputs)
         x = self.encoder(inputs, training=training)[:, 0, :]  # [CLS]
         x = self.head_dropout(x, training=training)
         if self.dense is not None:
@@ -104,14 +116,16 @@ class ElectraClassifier(keras.Model):
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, num_labels: int | None = None,
-                        head: str = "original", **kwargs) -> "ElectraClassifier":
-        """A classifier from a model directory.
+                        head: str = "original", max_length: int = 128, **kwargs) -> "ElectraClassifier":
+        """A classifier from a model directory, with a preprocessor of `max_length` tokens on its vocabulary.
 
         A fine-tuned classifier directory (with `task.json`) loads whole. A pre-trained directory gives the
         discriminator's encoder, with a new head of `num_labels`; the generator is ignored.
         """
         directory = pathlib.Path(directory)
         config = base.load_config(directory)
+        if (directory / base.VOCAB_FILE).is_file():
+            kwargs.setdefault("preprocessor", ElectraPreprocessor(base.load_tokenizer(directory), max_length))
         task_file = directory / TASK_FILE
         if task_file.is_file():
             task_info = json.loads(task_file.read_text())
@@ -134,9 +148,12 @@ class ElectraClassifier(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update({"encoder": keras.layers.serialize(self.encoder), "num_labels": self.num_labels,
-                       "dropout": self.dropout, "head": self.head})
+                       "dropout": self.dropout, "head": self.head,
+                       "preprocessor": None if self.preprocessor is None else keras.layers.serialize(self.preprocessor)})
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**dict(config, encoder=keras.layers.deserialize(config["encoder"])))
+        preprocessor = config.get("preprocessor")
+        return cls(**dict(config, encoder=keras.layers.deserialize(config["encoder"]),
+                          preprocessor=None if preprocessor is None else keras.layers.deserialize(preprocessor)))

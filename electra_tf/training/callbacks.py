@@ -102,3 +102,37 @@ class Throughput(keras.callbacks.Callback):
         if logs is not None:
             elapsed = max(time.perf_counter() - self._epoch_start, 1e-9)
             logs["tokens_per_s"] = self.tokens_per_batch * self._batches / elapsed
+
+
+class BestOnDev(keras.callbacks.Callback):
+    """Evaluates on development data after every epoch, logs the metrics, and keeps the best weights.
+
+    The metrics go into the epoch logs (prefixed `dev_`, so TensorBoard and History record them); at the end
+    of training the model gets the weights of its best epoch by `score_key`.
+
+    Args:
+        evaluate: callable. `evaluate(model) -> dict[str, float]`, higher `score_key` is better.
+        score_key: str. The metric that selects the best epoch. Defaults to `"score"`.
+    """
+
+    def __init__(self, evaluate, score_key: str = "score"):
+        super().__init__()
+        self.evaluate = evaluate
+        self.score_key = score_key
+        self.best_score = -np.inf
+        self.best_epoch = -1
+        self.best_metrics: dict[str, float] = {}
+        self._best_weights = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        metrics = self.evaluate(self.model)
+        if logs is not None:
+            logs.update({f"dev_{name}": value for name, value in metrics.items()})
+        score = metrics[self.score_key]
+        if np.isfinite(score) and score > self.best_score or self._best_weights is None:
+            self.best_score, self.best_epoch, self.best_metrics = score, epoch, metrics
+            self._best_weights = self.model.get_weights()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._best_weights is not None:
+            self.model.set_weights(self._best_weights)

@@ -1,0 +1,79 @@
+"""GLUE fine-tuning end to end: a model pre-trained by this package learns SST-2 and STS-B."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from electra_tf.config import ElectraConfig
+from electra_tf.data.pretraining import CorpusSource
+from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE
+from electra_tf.training.finetune import GlueJob, run_glue
+from electra_tf.training.pretrain import PretrainingJob, run_pretraining
+
+GLUE = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data" / "glue"
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("pretrained")
+    run_pretraining(PretrainingJob(
+        source=CorpusSource(text_files=str(SAMPLE_CORPUS_FILE)), output_dir=str(directory),
+        config=ElectraConfig.from_preset("tiny"), vocab=str(SAMPLE_VOCAB_FILE), num_steps=300, batch_size=32,
+        seq_len=64, learning_rate=2e-4, warmup_steps=30, checkpoint_every=300), verbose=0)
+    return directory
+
+
+@pytest.mark.skipif(not (GLUE / "SST-2").is_dir(), reason="needs ../shared/data/glue")
+def test_sst2_beats_the_majority_class(pretrained, tmp_path):
+    results = run_glue(GlueJob(task="sst2", model_dir=str(pretrained), output_dir=str(tmp_path), data_dir=str(GLUE),
+                               num_steps=600, max_length=64))
+    majority = 100 * 444 / 872  # SST-2 dev: 444 positive of 872
+    assert results["median"]["dev"]["accuracy"] > majority + 8
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["median"] == results["median"] and saved["settings"]["learning_rate"] == 3e-4
+    assert ElectraClassifier.from_pretrained(tmp_path / "model").num_labels == 2
+
+
+@pytest.mark.skipif(not (GLUE / "STS-B").is_dir(), reason="needs ../shared/data/glue")
+def test_stsb_regression_correlates(pretrained, tmp_path):
+    results = run_glue(GlueJob(task="stsb", model_dir=str(pretrained), output_dir=str(tmp_path), data_dir=str(GLUE),
+                               num_steps=500, max_length=64))
+    assert results["median"]["dev"]["spearman"] > 20
+    assert results["settings"]["double_unordered"]
+
+
+def _synthetic_sst2(root: pathlib.Path) -> None:
+    """An SST-2-layout folder whose label is whether the sentence mentions the queen (learnable quickly)."""
+    lines = [line for line in SAMPLE_CORPUS_FILE.read_text().splitlines() if 20 < len(line) < 120][:900]
+    rows = [(line, int("queen" in line.lower() or "king" in line.lower())) for line in lines]
+    (root / "SST-2").mkdir(parents=True)
+    write = lambda name, part: (root / "SST-2" / name).write_text(
+        "sentence\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in part))
+    write("train.tsv", rows[:600])
+    write("dev.tsv", rows[600:800])
+    (root / "SST-2" / "test.tsv").write_text(
+        "index\tsentence\n" + "".join(f"{i}\t{text}\n" for i, (text, _) in enumerate(rows[800:])))
+
+
+def test_several_seeds_report_the_median_and_write_leaderboard_predictions(pretrained, tmp_path):
+    _synthetic_sst2(tmp_path / "glue")
+    results = run_glue(GlueJob(task="sst2", model_dir=str(pretrained), output_dir=str(tmp_path / "out"),
+                               data_dir=str(tmp_path / "glue"), num_steps=20, max_length=32, seeds=(1, 2, 3)))
+    accuracies = [run["dev"]["dev"]["accuracy"] for run in results["runs"]]
+    assert [run["seed"] for run in results["runs"]] == [1, 2, 3]
+    assert results["median"]["dev"]["accuracy"] == pytest.approx(float(np.median(accuracies)))
+    best = max(results["runs"], key=lambda run: run["dev"]["dev"]["score"])
+    assert results["saved_model"]["seed"] == best["seed"]
+    predictions = (tmp_path / "out" / "predictions" / "SST-2.tsv").read_text().splitlines()
+    assert predictions[0] == "index\tprediction" and len(predictions) == 101
+    assert {line.split("\t")[1] for line in predictions[1:]} <= {"0", "1"}
+
+
+def test_bad_jobs_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="Unknown GLUE task 'sst3'"):
+        GlueJob(task="sst3", model_dir="m", output_dir=str(tmp_path), data_dir="d")
+    with pytest.raises(ValueError, match="data_dir"):
+        GlueJob(task="sst2", model_dir="m", output_dir=str(tmp_path))
