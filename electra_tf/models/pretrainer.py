@@ -30,6 +30,7 @@ class PretrainingOutput:
     targets: tf.Tensor  # [B, N] original ids at the positions
     mlm_logits: tf.Tensor  # [B, N, V] generator logits, float32
     sampled_ids: tf.Tensor  # [B, N] generator samples
+    corrupted_ids: tf.Tensor  # [B, L] the discriminator's input
     rtd_labels: tf.Tensor  # [B, L] 1 where the discriminator's input differs from the original
     rtd_logits: tf.Tensor  # [B, L] discriminator logits, float32
     padding_mask: tf.Tensor  # [B, L] float32, the RTD loss weights
@@ -197,7 +198,7 @@ class ElectraPretrainer(keras.Model):
         return PretrainingOutput(
             positions=batch.positions, weights=batch.weights,
             targets=masking.gather_positions(token_ids, batch.positions), mlm_logits=mlm_logits,
-            sampled_ids=sampled_ids, rtd_labels=rtd_labels, rtd_logits=tf.cast(rtd_logits, tf.float32),
+            sampled_ids=sampled_ids, corrupted_ids=corrupted_ids, rtd_labels=rtd_labels, rtd_logits=tf.cast(rtd_logits, tf.float32),
             padding_mask=tf.cast(batch.inputs["padding_mask"], tf.float32))
 
     def _step_seed(self, token_ids: tf.Tensor, step: Any) -> tf.Tensor:

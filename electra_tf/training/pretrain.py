@@ -136,12 +136,22 @@ def _write_metadata(output_dir: pathlib.Path, job: PretrainingJob, history: dict
     (output_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str) + "\n")
 
 
-def replaced_token_probabilities(pretrainer: ElectraPretrainer, tokenizer: WordPieceTokenizer,
-                                 sentence: str) -> list[tuple[str, float]]:
-    """The discriminator's probability that each WordPiece of `sentence` was replaced."""
-    ids = tokenizer.tokenize([sentence]).to_list()[0]
-    ids = [tokenizer.cls_token_id, *ids, tokenizer.sep_token_id]
-    inputs = {"token_ids": np.array([ids], np.int32), "segment_ids": np.zeros((1, len(ids)), np.int32),
-              "padding_mask": np.ones((1, len(ids)), np.int32)}
-    probabilities = tf.sigmoid(tf.cast(pretrainer.discriminator(inputs), tf.float32))[0].numpy()
-    return [(tokenizer.id_to_token(i), float(p)) for i, p in zip(ids, probabilities)][1:-1]
+def replaced_token_detection(pretrainer: ElectraPretrainer, tokenizer: WordPieceTokenizer,
+                             sentences: list[str], seed: int = 0) -> list[list[tuple[str, bool, float]]]:
+    """ELECTRA at work on `sentences`: the generator replaces masked tokens, the discriminator scores each.
+
+    Returns, per sentence, `(token, was_replaced, probability_replaced)` for each WordPiece of the corrupted
+    sentence ([CLS]/[SEP] left out).
+    """
+    ids = tokenizer.tokenize(sentences).to_list()
+    length = max(len(row) for row in ids) + 2
+    token_ids = np.zeros((len(ids), length), np.int32)
+    for row, pieces in enumerate(ids):
+        token_ids[row, :len(pieces) + 2] = [tokenizer.cls_token_id, *pieces, tokenizer.sep_token_id]
+    inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
+              "padding_mask": (token_ids != tokenizer.pad_token_id).astype(np.int32)}
+    output = pretrainer(inputs, step=seed)
+    corrupted, labels = output.corrupted_ids.numpy(), output.rtd_labels.numpy()
+    probabilities = tf.sigmoid(output.rtd_logits).numpy()
+    return [[(tokenizer.id_to_token(int(corrupted[row, i])), bool(labels[row, i]), float(probabilities[row, i]))
+             for i in range(1, len(pieces) + 1)] for row, pieces in enumerate(ids)]
