@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import tempfile
 import time
 from typing import Any
@@ -54,6 +53,7 @@ from electra_tf.data.pretraining import (
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE, WordPieceTokenizer
 from electra_tf.training.optimization import create_optimizer
+from common import device_name  # bench/common.py (the script's folder is on sys.path)
 
 Batch = dict[str, tf.Tensor]
 
@@ -130,15 +130,6 @@ def time_model(preset: str, tokenizer: WordPieceTokenizer, batch: Batch) -> dict
     return {**rates(steps, real_tokens, clock.ends[-1] - clock.ends[0]),
             "step_ms": round(1000 * (clock.ends[-1] - clock.ends[0]) / steps, 1),
             "compile_s": round(compile_s, 1), "parameters": model.count_params()}
-
-
-def device_name() -> str:
-    """The CPU model and its logical core count (this benchmark is about CPU-side input cost)."""
-    cpu = platform.processor() or platform.machine()
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    return f"{cpu} ({os.cpu_count()} logical CPUs)"
 
 
 def main(argv: list[str]) -> None:

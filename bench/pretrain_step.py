@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import platform
 import re
 import statistics
 import time
@@ -50,6 +48,7 @@ import tensorflow as tf
 from electra_tf.config import PRESETS, ElectraConfig
 from electra_tf.models import masking, pretrainer
 from electra_tf.models.generator import ElectraGenerator
+from common import device_name  # bench/common.py (the script's folder is on sys.path)
 
 # name: (dtype policy, jit_compile, full-vocabulary generator logits)
 VARIANTS: dict[str, tuple[str, bool, bool]] = {
@@ -140,18 +139,6 @@ def build(config: ElectraConfig, dataset: tf.data.Dataset, policy: str, jit_comp
 def error_entry(error: Exception) -> dict[str, str]:
     message = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()  # Keras bolds with terminal codes
     return {"error": f"{type(error).__name__}: {message[:1000]}"}
-
-
-def device_name() -> str:
-    """The GPUs TensorFlow sees, else the CPU model and its logical core count."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus)
-    cpu = platform.processor() or platform.machine()
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    return f"{cpu} ({os.cpu_count()} logical CPUs)"
 
 
 def main(argv: list[str]) -> None:
