@@ -59,6 +59,13 @@ flags.DEFINE_float("layerwise_lr_decay", None, "Layer-wise LR decay; default 0.8
 flags.DEFINE_float("weight_decay", 0.0, "AdamW weight decay for fine-tuning (the paper: 0).")
 flags.DEFINE_integer("max_length", 128, "Tokens per (pair of) sentence(s) for fine-tuning.")
 flags.DEFINE_list("seeds", ["0"], "Fine-tuning seeds; the median over seeds is reported.")
+# --- export, predict ---
+flags.DEFINE_string("export_dir", None, "TF Serving model base path, e.g. saved_models/sst2: the next version is written.")
+flags.DEFINE_integer("version", None, "Export version; default: one more than the newest.")
+flags.DEFINE_string("model", None, "SavedModel base path (the newest version is used) or version directory.")
+flags.DEFINE_multi_string("text", None, "A text to classify; 'first ||| second' for a text pair. Repeatable.")
+flags.DEFINE_string("input_file", None, "A file of texts: one per line, or two tab-separated columns for pairs.")
+flags.DEFINE_boolean("json", False, "Print JSON lines instead of a table.")
 
 
 def _corpus_source():
@@ -123,8 +130,31 @@ def finetune_glue(argv: list[str]) -> None:
     print(f"Results in {os.path.join(os.path.abspath(FLAGS.output_dir), 'results.json')}")
 
 
+def export(argv: list[str]) -> None:
+    from electra_tf.export.serving import export_classifier
+
+    del argv
+    _require("model_dir", "export_dir")
+    path = export_classifier(FLAGS.model_dir, FLAGS.export_dir, version=FLAGS.version, max_length=FLAGS.max_length)
+    print(f"Exported {FLAGS.model_dir} to {os.path.abspath(path)}")
+
+
+def predict(argv: list[str]) -> None:
+    from electra_tf.export.predict import load_serving_model, predict_texts, read_texts
+
+    del argv
+    _require("model")
+    texts = read_texts(FLAGS.text or [], FLAGS.input_file)
+    if not texts:
+        raise app.UsageError("Give --text or --input_file.")
+    for text, answer in zip(texts, predict_texts(load_serving_model(FLAGS.model), texts)):
+        print(json.dumps({"text": text[0] if len(text) == 1 else list(text), **answer}, ensure_ascii=False) if FLAGS.json
+              else f"{answer.get('label', answer.get('score'))}\t{' ||| '.join(text)}")
+
+
 # `electra-tf NAME` or, for fine-tuning, `electra-tf finetune KIND`.
-SUBCOMMANDS = {"pretrain": pretrain, "build-data": build_data, "finetune glue": finetune_glue}
+SUBCOMMANDS = {"pretrain": pretrain, "build-data": build_data, "finetune glue": finetune_glue, "export": export,
+               "predict": predict}
 
 
 def main(argv: list[str] | None = None) -> None:

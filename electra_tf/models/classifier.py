@@ -107,12 +107,26 @@ class ElectraClassifier(keras.Model):
 
     # --- The model directory ---
     def save_pretrained(self, directory: str | os.PathLike, config, tokenizer: WordPieceTokenizer | None = None,
-                        label_names: Sequence[str] | None = None, task: str | None = None) -> None:
-        """Writes a fine-tuned model directory: config, weights, tokenizer and `task.json`."""
+                        label_names: Sequence[str] | None = None, task: str | None = None,
+                        text_pair: bool = False) -> None:
+        """Writes a fine-tuned model directory: config, weights, tokenizer and `task.json` (the task's name,
+        label names, and whether an input is a text pair)."""
+        if label_names is not None and len(label_names) != self.num_labels:
+            raise ValueError(f"{len(label_names)} label names for a head of {self.num_labels} labels.")
         base.save_model_directory(self, config, directory, tokenizer)
         task_info = {"task_type": "classification", "task": task, "num_labels": self.num_labels,
-                     "label_names": list(label_names) if label_names is not None else None, "head": self.head}
+                     "label_names": list(label_names) if label_names is not None else None, "head": self.head,
+                     "text_pair": text_pair}
         (pathlib.Path(directory) / TASK_FILE).write_text(json.dumps(task_info, indent=2) + "\n")
+
+    def export_serving(self, export_dir: str | os.PathLike, label_names: Sequence[str] | None = None,
+                       text_pair: bool = False, version: int | None = None) -> pathlib.Path:
+        """Exports a TF Serving SavedModel taking raw text to `export_dir/<version>/` (see
+        `electra_tf.export.serving`); returns its path."""
+        from electra_tf.export.serving import export_serving  # the export module builds on this one
+
+        return export_serving(self, export_dir, list(label_names) if label_names is not None else None,
+                              text_pair, version)
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, num_labels: int | None = None,

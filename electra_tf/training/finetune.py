@@ -99,7 +99,7 @@ def run_glue(job: GlueJob) -> dict:
         if best is None or score > best[0]:
             best = (score, seed)
             model.save_pretrained(output_dir / "model", config, tokenizer, label_names=task.label_names,
-                                  task=task.name)
+                                  task=task.name, text_pair=task.is_pair)
 
     results = {
         "task": task.name, "model_dir": str(job.model_dir), "seeds": list(job.seeds),

@@ -1,0 +1,154 @@
+"""Exported SavedModels answer raw text without electra_tf, as TF Serving would load them."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+from electra_tf.export.serving import export_classifier, next_version
+from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
+from tests.test_case import tiny_config
+
+LABELS = ["negative", "neutral", "positive"]
+TEXTS = ["a wonderful, moving film", "", "dull " * 400, "café naïve déjà vu", "中文文本测试，很好", "ok"]
+
+
+def _fine_tuned(directory: pathlib.Path, num_labels: int, label_names, text_pair: bool) -> pathlib.Path:
+    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
+    config = tiny_config(vocab_size=tokenizer.vocab_size)
+    ElectraPretrainer(config).save_pretrained(directory / "pretrained", tokenizer)
+    classifier = ElectraClassifier.from_pretrained(directory / "pretrained", num_labels=num_labels, max_length=32)
+    classifier.save_pretrained(directory / "tuned", config, tokenizer, label_names=label_names, task="demo",
+                               text_pair=text_pair)
+    return directory / "tuned"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    model_dir = _fine_tuned(root, 3, LABELS, text_pair=False)
+    return model_dir, export_classifier(model_dir, root / "saved_models" / "demo", max_length=32)
+
+
+def _signature_outputs_in_fresh_process(saved_model: pathlib.Path, texts: list[str]) -> dict:
+    script = (
+        "import json, sys\n"
+        "import tensorflow as tf, tensorflow_text\n"
+        f"model = tf.saved_model.load({str(saved_model)!r})\n"
+        f"out = model.signatures['serving_default'](text=tf.constant({texts!r}))\n"
+        "assert not any(name.startswith('electra_tf') for name in sys.modules)\n"
+        "print(json.dumps({k: v.numpy().tolist() if v.dtype != tf.string else [x.decode() for x in v.numpy()]"
+        " for k, v in out.items()}))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_raw_text_signature_matches_keras_in_a_fresh_process(exported):
+    model_dir, saved_model = exported
+    assert saved_model.name == "1"
+    answer = _signature_outputs_in_fresh_process(saved_model, TEXTS)
+    classifier = ElectraClassifier.from_pretrained(model_dir, max_length=32)
+    expected = tf.nn.softmax(classifier(TEXTS)).numpy()
+    np.testing.assert_allclose(np.array(answer["probabilities"]), expected, atol=1e-5)
+    assert answer["labels"] == [LABELS[i] for i in expected.argmax(axis=1)]
+
+
+def test_saved_model_cli_lists_the_three_signatures(exported):
+    _, saved_model = exported
+    cli = pathlib.Path(sys.executable).parent / "saved_model_cli"
+    shown = subprocess.run([str(cli), "show", "--all", "--dir", str(saved_model)], capture_output=True, text=True,
+                           timeout=300).stdout
+    for line in ("signature_def['serving_default']", "inputs['text']", "outputs['labels']", "outputs['probabilities']",
+                 "signature_def['predict_ids']", "inputs['token_ids']", "inputs['segment_ids']",
+                 "inputs['padding_mask']", "outputs['logits']", "signature_def['serve_examples']",
+                 "inputs['inputs']", "outputs['classes']", "outputs['scores']", "tensorflow/serving/classify"):
+        assert line in shown, line
+
+
+def test_warmup_requests_parse_and_are_answered(exported):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    _, saved_model = exported
+    model = tf.saved_model.load(str(saved_model))
+    records = list(tf.data.TFRecordDataset(str(saved_model / "assets.extra" / "tf_serving_warmup_requests")))
+    assert records
+    for record in records:
+        request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+        signature = model.signatures[request.model_spec.signature_name]
+        inputs = {name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()}
+        assert signature(**inputs)["probabilities"].shape[0] == inputs["text"].shape[0]
+
+
+def test_batches_of_any_size_and_odd_texts_answer(exported):
+    _, saved_model = exported
+    serve = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
+    for texts in (TEXTS[:1], (TEXTS * 11)[:64]):
+        out = serve(text=tf.constant(texts))
+        assert out["probabilities"].shape == (len(texts), 3)
+        np.testing.assert_allclose(out["probabilities"].numpy().sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_ids_and_example_signatures_agree_with_the_text_signature(exported):
+    _, saved_model = exported
+    model = tf.saved_model.load(str(saved_model))
+    texts = TEXTS[:3]
+    by_text = model.signatures["serving_default"](text=tf.constant(texts))["probabilities"].numpy()
+    examples = [tf.train.Example(features=tf.train.Features(feature={
+        "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))})).SerializeToString()
+        for text in texts]
+    by_example = model.signatures["serve_examples"](inputs=tf.constant(examples))
+    np.testing.assert_allclose(by_example["scores"].numpy(), by_text, atol=1e-6)
+    assert [c.decode() for c in by_example["classes"].numpy()[0]] == LABELS
+
+
+def test_pair_regression_model_exports_score_and_regress_method(tmp_path):
+    model_dir = _fine_tuned(tmp_path, 1, None, text_pair=True)
+    saved_model = export_classifier(model_dir, tmp_path / "saved_models" / "pairs", max_length=32)
+    model = tf.saved_model.load(str(saved_model))
+    out = model.signatures["serving_default"](text=tf.constant(["a man plays", ""]), text_b=tf.constant(["", "x"]))
+    assert out["score"].shape == (2,)
+    proto = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes())
+    assert proto.meta_graphs[0].signature_def["serve_examples"].method_name == "tensorflow/serving/regress"
+
+
+def test_graph_uses_only_core_ops_and_three_tensorflow_text_ops(exported):
+    _, saved_model = exported
+    proto = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes())
+    graph = proto.meta_graphs[0].graph_def
+    ops = {node.op for node in graph.node} | {node.op for f in graph.library.function for node in f.node_def}
+    assert {op for op in ops if op not in dir(tf.raw_ops)} == {
+        "FastBertNormalize", "FastWordpieceTokenizeWithOffsets", "TFText>RoundRobinTrim"}
+
+
+def test_bad_exports_are_refused(exported, tmp_path):
+    model_dir, saved_model = exported
+    with pytest.raises(ValueError, match="already exists"):
+        export_classifier(model_dir, saved_model.parent, version=1)
+    assert next_version(saved_model.parent) == 2
+    with pytest.raises(ValueError, match="fine-tune it first"):
+        export_classifier(model_dir.parent / "pretrained", tmp_path / "x")
+    classifier = ElectraClassifier.from_pretrained(model_dir)
+    with pytest.raises(ValueError, match="2 label names for a head of 3"):
+        classifier.export_serving(tmp_path / "y", label_names=["a", "b"])
+    assert not (tmp_path / "y" / "1").exists()
+
+
+def test_export_and_predict_commands(exported, tmp_path):
+    model_dir, _ = exported
+    run = lambda *args: subprocess.run([sys.executable, "-m", "electra_tf.cli", *args], capture_output=True,
+                                       text=True, timeout=300)
+    exported_ = run("export", "--model_dir", str(model_dir), "--export_dir", str(tmp_path / "demo"), "--max_length", "32")
+    assert exported_.returncode == 0, exported_.stderr[-2000:]
+    assert (tmp_path / "demo" / "1" / "saved_model.pb").is_file()
+    predicted = run("predict", "--model", str(tmp_path / "demo"), "--text", "a fine film", "--text", "", "--json")
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+    lines = [json.loads(line) for line in predicted.stdout.strip().splitlines()]
+    assert [line["text"] for line in lines] == ["a fine film", ""] and all(l["label"] in LABELS for l in lines)
