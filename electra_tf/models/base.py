@@ -14,6 +14,20 @@ from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.text.tokenizer import WordPieceTokenizer, write_vocabulary
 
 
+class EncoderModel(keras.Model):
+    """Base of the models made of an `encoder` (an `ElectraEncoder`) and a head: (de)serializes the encoder,
+    which is a constructor argument, so `from_config(get_config())` rebuilds any of them."""
+
+    def get_config(self):
+        config = super().get_config()
+        config["encoder"] = keras.layers.serialize(self.encoder)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**dict(config, encoder=keras.layers.deserialize(config["encoder"])))
+
+
 def build_embeddings(config: ElectraConfig, name: str = "embeddings") -> ElectraEmbeddings:
     """The embeddings layer described by `config`."""
     return ElectraEmbeddings(

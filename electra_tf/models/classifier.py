@@ -19,7 +19,7 @@ HEADS = ("original", "huggingface")
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraClassifier(keras.Model):
+class ElectraClassifier(base.EncoderModel):
     """An ELECTRA encoder with a classification (or, with `num_labels=1`, regression) head.
 
     The original head reads the final [CLS] hidden state directly (ELECTRA has no pooler), applies dropout
@@ -161,13 +161,12 @@ class ElectraClassifier(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"encoder": keras.layers.serialize(self.encoder), "num_labels": self.num_labels,
-                       "dropout": self.dropout, "head": self.head,
+        config.update({"num_labels": self.num_labels, "dropout": self.dropout, "head": self.head,
                        "preprocessor": None if self.preprocessor is None else keras.layers.serialize(self.preprocessor)})
         return config
 
     @classmethod
     def from_config(cls, config):
         preprocessor = config.get("preprocessor")
-        return cls(**dict(config, encoder=keras.layers.deserialize(config["encoder"]),
-                          preprocessor=None if preprocessor is None else keras.layers.deserialize(preprocessor)))
+        return super().from_config(
+            dict(config, preprocessor=None if preprocessor is None else keras.layers.deserialize(preprocessor)))

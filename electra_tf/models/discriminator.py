@@ -6,10 +6,11 @@ import keras
 
 from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.layers.heads import DiscriminatorHead
+from electra_tf.models.base import EncoderModel
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraDiscriminator(keras.Model):
+class ElectraDiscriminator(EncoderModel):
     """An encoder plus the RTD head: one "was this token replaced?" logit per token.
 
     Args:
@@ -45,12 +46,3 @@ class ElectraDiscriminator(keras.Model):
     def call(self, inputs, training=None):
         """RTD logits [B, L] for a dict of `token_ids`, `segment_ids`, `padding_mask`, each [B, L]."""
         return self.head(self.encoder(inputs, training=training))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"encoder": keras.layers.serialize(self.encoder)})
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**dict(config, encoder=keras.layers.deserialize(config["encoder"])))

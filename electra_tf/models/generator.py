@@ -6,11 +6,12 @@ import keras
 
 from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.layers.heads import GeneratorHead
+from electra_tf.models.base import EncoderModel
 from electra_tf.models import masking
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraGenerator(keras.Model):
+class ElectraGenerator(EncoderModel):
     """An encoder plus a masked-LM head tied to the encoder's word embeddings.
 
     Args:
@@ -63,12 +64,3 @@ class ElectraGenerator(keras.Model):
         if positions is not None:
             hidden = masking.gather_positions(hidden, positions)
         return self.head(hidden, self.encoder.embeddings.word_embeddings)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"encoder": keras.layers.serialize(self.encoder)})
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**dict(config, encoder=keras.layers.deserialize(config["encoder"])))

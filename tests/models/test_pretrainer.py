@@ -215,3 +215,13 @@ def test_gradient_accumulation_refuses_an_indivisible_batch():
     pretrainer.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="divisible by 3"):
         pretrainer.fit(random_batch(batch_size=4), batch_size=4, verbose=0)
+
+
+def test_generator_and_discriminator_rebuild_from_their_config():
+    batch = random_batch()
+    pretrainer = ElectraPretrainer(tiny_config())
+    for model, call in ((pretrainer.generator, lambda m: m(batch, positions=np.array([[1, 2]] * 4))),
+                        (pretrainer.discriminator, lambda m: m(batch))):
+        clone = type(model).from_config(model.get_config())
+        clone.set_weights(model.get_weights())
+        np.testing.assert_allclose(call(clone).numpy(), call(model).numpy(), atol=1e-6)
