@@ -28,8 +28,8 @@ ms (below 1: the SavedModel answers sooner); for throughput SavedModel examples/
 the full path's (the tf.function preprocessor for saved_model and keras_tf_function, the eager one for
 keras_eager). Every row is padded to `--max_length`, so the model's cost does not depend on the text's length;
 `mean_tokens` is the texts' mean length with [CLS] and [SEP]. `max_abs_diff_probabilities` compares the
-SavedModel's probabilities with the softmax of the Keras logits on one batch: about 1e-6, or the export is
-wrong. Compare numbers from one run only: other jobs on the machine move them.
+SavedModel's probabilities with the softmax of the Keras logits on one batch: 0 or about 1e-6, else the
+export is wrong. Compare numbers from one run only: other jobs on the machine move them.
 
 Usage:
   python bench/serving.py > serving.json                            # ELECTRA-Small, about 4 minutes on 2 cores

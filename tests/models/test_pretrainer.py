@@ -223,5 +223,6 @@ def test_generator_and_discriminator_rebuild_from_their_config():
     for model, call in ((pretrainer.generator, lambda m: m(batch, positions=np.array([[1, 2]] * 4))),
                         (pretrainer.discriminator, lambda m: m(batch))):
         clone = type(model).from_config(model.get_config())
+        call(clone)  # builds the head
         clone.set_weights(model.get_weights())
         np.testing.assert_allclose(call(clone).numpy(), call(model).numpy(), atol=1e-6)
