@@ -152,3 +152,14 @@ def test_export_and_predict_commands(exported, tmp_path):
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     lines = [json.loads(line) for line in predicted.stdout.strip().splitlines()]
     assert [line["text"] for line in lines] == ["a fine film", ""] and all(l["label"] in LABELS for l in lines)
+
+
+def test_predict_reads_texts_pairs_and_files(tmp_path):
+    from electra_tf.export.predict import read_texts
+
+    lines = tmp_path / "texts.tsv"
+    lines.write_text("first\tsecond\n\nthird\tfourth\n", encoding="utf-8")
+    assert read_texts(["a ||| b"], str(lines)) == [("a", "b"), ("first", "second"), ("third", "fourth")]
+    assert read_texts(["only one"]) == [("only one",)]
+    with pytest.raises(ValueError, match="Mix of single texts and text pairs"):
+        read_texts(["one", "a ||| b"])
