@@ -15,19 +15,20 @@ What is measured:
                (median over seeds, in percent), `score` (the GLUE headline: MCC for CoLA, accuracy for SST-2
                and RTE, the mean of accuracy and F1 for MRPC, of Pearson and Spearman for STS-B), `wall_s`
                around `run_glue` (all seeds: loading, training, a dev evaluation per epoch, saving) and
-               `examples_per_s` = seeds * epochs * steps_per_epoch * batch_size / wall_s (full batches
-               counted, so at most one batch per epoch too many).
+               `examples_per_s` = seeds * epochs * steps_per_epoch * batch_size / wall_s (every batch
+               counted as full: an epoch's partial last batch adds fewer than batch_size too many).
   glue_average `electra_tf.evaluation.glue.glue_average` of the five scores (not comparable with the paper's
                GLUE score, which also has MNLI, QNLI and QQP).
 
 The defaults are a budget for one GPU: 20,000 steps of 128 x 128 are about two days on 2 CPU cores (about
-2,000 tokens/s there, see pretrain_step.py), before fine-tuning. Runs are written under `--work_dir`
-(default a new temporary directory), which must not hold an earlier run: a resumed run would time nothing.
+2,000 tokens/s there, see pretrain_step.py), and fine-tuning then processes about 390,000 train examples per
+seed. Runs are written under `--work_dir` (default a new temporary directory), which must not hold an earlier
+run: a resumed run would time nothing.
 
 Usage:
   python bench/glue_small.py > glue_small.json                       # ELECTRA-Small, 20k steps: a GPU job
   python bench/glue_small.py --config=tiny --pretrain_steps=50 --seq_len=64 --finetune_steps=20 \\
-      --seeds=0                                                      # quick check, a few minutes on a CPU
+      --seeds=0                                                      # quick check, about 2 minutes on a CPU
 """
 
 from __future__ import annotations

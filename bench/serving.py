@@ -63,7 +63,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum("config", "small", sorted(PRESETS), "ElectraConfig preset.")
 flags.DEFINE_integer("max_length", 128, "Tokens per example (the preprocessor's sequence_length).", lower_bound=2)
 flags.DEFINE_integer("requests", 200, "Timed batch-1 calls per path.", lower_bound=1)
-flags.DEFINE_integer("batches", 15, "Timed batches per path for the throughput.", lower_bound=1)
+flags.DEFINE_integer("batches", 20, "Timed batches per path for the throughput.", lower_bound=1)
 flags.DEFINE_integer("batch_size", 32, "Texts per batch for the throughput.", lower_bound=1)
 flags.DEFINE_integer("warmup", 3, "Untimed calls per path before each measurement.", lower_bound=1)
 flags.DEFINE_string("glue_dir", "/work/shared/data/glue", "GLUE root holding SST-2/dev.tsv.")

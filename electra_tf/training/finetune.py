@@ -91,7 +91,7 @@ def run_glue(job: GlueJob) -> dict:
             layerwise_lr_decay=decay, num_layers=config.num_hidden_layers))
         evaluation = BestOnDev(lambda m: _evaluate(m, task, devs, preprocessor, job.batch_size)[_first(devs)])
         model.fit(glue_dataset(train, preprocessor, job.batch_size, shuffle=True, seed=seed).repeat(),
-                  epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=2,
+                  epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=False, verbose=2,
                   callbacks=[evaluation, keras.callbacks.TensorBoard(str(output_dir / "logs" / f"seed_{seed}"))])
         dev_metrics = _evaluate(model, task, devs, preprocessor, job.batch_size)
         runs.append({"seed": seed, "best_epoch": evaluation.best_epoch + 1, "dev": dev_metrics})
