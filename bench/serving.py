@@ -17,23 +17,23 @@ each given as a rank-1 `tf.string` tensor, these paths are timed:
                         keras_tf_function.
 
 Every path first answers `--warmup` untimed calls (`first_call_ms` is the first: tracing for the
-tf.functions). Latency: `--requests` calls at batch 1, one text per call, the paths taking turns call by call
-so that background load hits them alike; `p50_ms`, `p99_ms` (the 99th percentile: with 200 calls, about
-the second slowest) and `mean_ms`. Throughput: `--batches` batches of 32 texts (`--batch_size`), in turns
-likewise; `examples_per_s` = batch_size / the median batch time, `batch_ms` its median and `batch_ms_min_max`.
+tf.functions, graph set-up for the SavedModel). Latency: `--requests` calls at batch 1, one text per call,
+the paths taking turns call by call so that background load hits them alike; `p50_ms`, `p99_ms` (the 99th
+percentile: with 200 calls, about the second slowest) and `mean_ms`. Throughput: `--batches` batches of 32
+texts (`--batch_size`), in turns likewise; `examples_per_s` = batch_size / the median batch time, `batch_ms` its median and `batch_ms_min_max`.
 
 How to read it: `ratios` compares saved_model with each Keras path. For latency it is SavedModel ms / Keras
 ms (below 1: the SavedModel answers sooner); for throughput SavedModel examples/s / Keras examples/s (above
 1: the SavedModel is faster). `tokenization_share` divides the preprocessor's p50 latency and batch time by
 the full path's (the tf.function preprocessor for saved_model and keras_tf_function, the eager one for
 keras_eager). Every row is padded to `--max_length`, so the model's cost does not depend on the text's length;
-`mean_tokens` is the texts' mean length with [CLS] and [SEP]. `max_abs_diff_probabilities` compares the
-SavedModel's probabilities with the softmax of the Keras logits on one batch: 0 or about 1e-6, else the
-export is wrong. Compare numbers from one run only: other jobs on the machine move them.
+`mean_tokens` is the mean length of the batch-1 texts, [CLS] and [SEP] included. `max_abs_diff_probabilities`
+compares the SavedModel's probabilities with the softmax of the Keras logits on one batch: 0 or about 1e-6,
+else the export is wrong. Compare numbers from one run only: other jobs on the machine move them.
 
 Usage:
-  python bench/serving.py > serving.json                            # ELECTRA-Small, about 4 minutes on 2 cores
-  python bench/serving.py --config=tiny --requests=50 --batches=5   # quick check, under a minute
+  python bench/serving.py > serving.json                            # ELECTRA-Small, about 2 minutes on 2 cores
+  python bench/serving.py --config=tiny --requests=50 --batches=5   # quick check, about 15 seconds
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def main(argv: list[str]) -> None:
     np.random.default_rng(FLAGS.seed).shuffle(texts)
     singles = [tf.constant([texts[i % len(texts)]]) for i in range(FLAGS.requests)]
     size = FLAGS.batch_size
-    batches = [tf.constant([texts[(i * size + j) % len(texts)] for j in range(size)]) for i in range(FLAGS.batches)]
+    batches = [tf.constant([texts[(i * size + j) % len(texts)] for j in range(size)])
+               for i in range(FLAGS.batches)]
 
     string_batch = [tf.TensorSpec([None], tf.string)]
     keras_function = tf.function(lambda t: classifier(t, training=False), input_signature=string_batch)

@@ -1,0 +1,288 @@
+"""Hugging Face ELECTRA checkpoints (`config.json` + `model.safetensors` + `vocab.txt`) <-> electra_tf models.
+
+Weights are read with the safetensors library only: a PyTorch `.bin` is a pickle, which can run code when
+loaded, so it is refused with a message saying how to convert it. Loading fails loudly, as nanoGPT's does:
+every source tensor must be consumed exactly once and every shape must match, and nothing is assigned
+until all checks pass (no half-loaded model).
+
+Example:
+```python
+from electra_tf.convert.hf import encoder_weight_names
+from electra_tf.config import ElectraConfig
+from electra_tf.models.base import build_embeddings, build_encoder
+config = ElectraConfig.from_preset("tiny", vocab_size=120, num_hidden_layers=1)
+encoder = build_encoder(config, build_embeddings(config))
+encoder.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
+names = encoder_weight_names(encoder)
+assert "electra.encoder.layer.0.attention.self.query.weight" in names and len(names) == 23
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from typing import Callable
+
+import keras
+import numpy as np
+
+from electra_tf.config import ElectraConfig
+from electra_tf.layers.encoder import ElectraEncoder
+from electra_tf.models.base import build_embeddings, build_encoder
+from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.discriminator import ElectraDiscriminator
+from electra_tf.models.generator import ElectraGenerator
+from electra_tf.text.preprocessor import ElectraPreprocessor
+from electra_tf.text.tokenizer import WordPieceTokenizer, write_vocabulary
+
+# Tensors Hugging Face may store that carry no weights of ours.
+_IGNORED = ("electra.embeddings.position_ids",)
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightLink:
+    """One Hugging Face tensor and the Keras variable it becomes, with the layout change between them."""
+
+    name: str
+    variable: keras.Variable
+    to_keras: Callable[[np.ndarray, tuple], np.ndarray]
+    to_hf: Callable[[np.ndarray], np.ndarray]
+
+
+# How a Hugging Face tensor becomes a Keras variable and back: (to_keras(array, keras_shape), to_hf(value)).
+# torch Linear weights are [out, in], Keras kernels [in, out]; Keras attention kernels split the heads:
+# query/key/value [in, heads, head_dim], output [heads, head_dim, out].
+_LAYOUTS = {
+    "same": (lambda array, shape: array, lambda value: value),
+    "linear": (lambda array, shape: array.T, lambda value: value.T),
+    "attention_in": (lambda array, shape: array.T.reshape(shape), lambda value: value.reshape(value.shape[0], -1).T),
+    "attention_out": (lambda array, shape: array.T.reshape(shape), lambda value: value.reshape(-1, value.shape[-1]).T),
+    "attention_bias": (lambda array, shape: array.reshape(shape), lambda value: value.reshape(-1)),
+}
+
+
+def _link(name: str, variable: keras.Variable, layout: str) -> WeightLink:
+    to_keras, to_hf = _LAYOUTS[layout]
+    return WeightLink(name, variable, to_keras, to_hf)
+
+
+def _dense(prefix: str, layer: keras.layers.Layer, layout: str = "linear") -> list[WeightLink]:
+    bias_layout = "attention_bias" if layer.bias.ndim == 2 else "same"
+    return [_link(f"{prefix}.weight", layer.kernel, layout), _link(f"{prefix}.bias", layer.bias, bias_layout)]
+
+
+def _layer_norm(prefix: str, layer: keras.layers.LayerNormalization) -> list[WeightLink]:
+    return [_link(f"{prefix}.weight", layer.gamma, "same"), _link(f"{prefix}.bias", layer.beta, "same")]
+
+
+def encoder_links(encoder: ElectraEncoder, prefix: str = "electra.") -> list[WeightLink]:
+    """The Hugging Face name of every weight of a built encoder (embeddings included)."""
+    embeddings = encoder.embeddings
+    links = [
+        _link(f"{prefix}embeddings.word_embeddings.weight", embeddings.token_embedding.embeddings, "same"),
+        _link(f"{prefix}embeddings.position_embeddings.weight",
+              embeddings.position_embedding.position_embeddings, "same"),
+        _link(f"{prefix}embeddings.token_type_embeddings.weight", embeddings.segment_embedding.embeddings, "same"),
+        *_layer_norm(f"{prefix}embeddings.LayerNorm", embeddings.layer_norm),
+    ]
+    if encoder.embeddings_projection is not None:
+        links += _dense(f"{prefix}embeddings_project", encoder.embeddings_projection)
+    for i, block in enumerate(encoder.transformer_layers):
+        layer = f"{prefix}encoder.layer.{i}"
+        # keras-hub's TransformerEncoder keeps its sublayers in private attributes (pinned keras-hub version).
+        attention = block._self_attention_layer
+        links += [
+            *_dense(f"{layer}.attention.self.query", attention.query_dense, "attention_in"),
+            *_dense(f"{layer}.attention.self.key", attention.key_dense, "attention_in"),
+            *_dense(f"{layer}.attention.self.value", attention.value_dense, "attention_in"),
+            *_dense(f"{layer}.attention.output.dense", attention.output_dense, "attention_out"),
+            *_layer_norm(f"{layer}.attention.output.LayerNorm", block._self_attention_layer_norm),
+            *_dense(f"{layer}.intermediate.dense", block._feedforward_intermediate_dense),
+            *_dense(f"{layer}.output.dense", block._feedforward_output_dense),
+            *_layer_norm(f"{layer}.output.LayerNorm", block._feedforward_layer_norm),
+        ]
+    return links
+
+
+def encoder_weight_names(encoder: ElectraEncoder) -> list[str]:
+    """The Hugging Face tensor names of an encoder's weights."""
+    return [link.name for link in encoder_links(encoder)]
+
+
+# --- Reading and writing ---
+def read_safetensors(directory: str | pathlib.Path) -> dict[str, np.ndarray]:
+    """The tensors of `directory/model.safetensors`; a pickled PyTorch checkpoint is refused."""
+    from safetensors.numpy import load_file
+
+    directory = pathlib.Path(directory)
+    path = directory / "model.safetensors"
+    if not path.is_file():
+        if (directory / "pytorch_model.bin").is_file():
+            raise ValueError(
+                f"{directory} holds only pytorch_model.bin, a pickle that can run code when loaded; it is not read. "
+                "Convert it once where you trust it: `from transformers import AutoModel; "
+                "AutoModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)`.")
+        raise FileNotFoundError(f"{directory} has no model.safetensors.")
+    try:
+        return {name: np.asarray(value, dtype=np.float32) for name, value in load_file(str(path)).items()}
+    except Exception as error:  # safetensors raises its own error types for corrupt headers
+        raise ValueError(f"{path} is not a readable safetensors file: {error}") from error
+
+
+def read_config(directory: str | pathlib.Path, special_token_ids: dict[str, int] | None = None) -> ElectraConfig:
+    """The `ElectraConfig` of a Hugging Face directory (special token ids from the vocabulary when given)."""
+    path = pathlib.Path(directory) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} has no config.json.")
+    values = json.loads(path.read_text())
+    if values.get("model_type") != "electra":
+        raise ValueError(f"{path} describes a {values.get('model_type')!r} model, not 'electra'.")
+    return ElectraConfig.from_dict({**values, **(special_token_ids or {})})
+
+
+def assign(links: list[WeightLink], tensors: dict[str, np.ndarray], source: str) -> None:
+    """Assigns every linked tensor after checking names and shapes; every source tensor must be used."""
+    names = [link.name for link in links]
+    missing = [name for name in names if name not in tensors]
+    unused = sorted(set(tensors) - set(names) - set(_IGNORED))
+    if missing or unused:
+        raise ValueError(f"{source} does not match the model: missing {missing[:5]}{'...' if len(missing) > 5 else ''}"
+                         f", unexpected {unused[:5]}{'...' if len(unused) > 5 else ''}.")
+    values = []
+    for link in links:
+        shape = tuple(link.variable.shape)
+        try:
+            value = link.to_keras(tensors[link.name], shape)
+        except ValueError as error:
+            raise ValueError(f"{source}: {link.name} {tensors[link.name].shape} does not fit {shape}: {error}") from None
+        if value.shape != shape:
+            raise ValueError(f"{source}: {link.name} has shape {tensors[link.name].shape}, the model needs {shape}.")
+        values.append(value)
+    for link, value in zip(links, values):
+        link.variable.assign(value)
+
+
+def export_tensors(links: list[WeightLink]) -> dict[str, np.ndarray]:
+    """The Hugging Face tensors of linked Keras variables."""
+    return {link.name: np.ascontiguousarray(link.to_hf(np.asarray(link.variable.numpy()))) for link in links}
+
+
+# --- Whole models ---
+def _prefix(tensors: dict[str, np.ndarray]) -> str:
+    """`electra.` in task models' files; none in a bare `ElectraModel`'s."""
+    return "electra." if any(name.startswith("electra.") for name in tensors) else ""
+
+
+def discriminator_links(discriminator: ElectraDiscriminator, prefix: str = "electra.") -> list[WeightLink]:
+    head = discriminator.head
+    return [*encoder_links(discriminator.encoder, prefix), *_dense("discriminator_predictions.dense", head.dense),
+            *_dense("discriminator_predictions.dense_prediction", head.dense_prediction)]
+
+
+def generator_links(generator: ElectraGenerator, prefix: str = "electra.") -> list[WeightLink]:
+    head = generator.head
+    return [*encoder_links(generator.encoder, prefix), *_dense("generator_predictions.dense", head.dense),
+            *_layer_norm("generator_predictions.LayerNorm", head.layer_norm),
+            _link("generator_lm_head.bias", head.output_bias, "same")]
+
+
+def classifier_links(classifier: ElectraClassifier, prefix: str = "electra.") -> list[WeightLink]:
+    if classifier.head != "huggingface":
+        raise ValueError("Hugging Face classifiers have the two-layer head: build the classifier with "
+                         "head='huggingface'.")
+    return [*encoder_links(classifier.encoder, prefix), *_dense("classifier.dense", classifier.dense),
+            *_dense("classifier.out_proj", classifier.logits)]
+
+
+def read_tokenizer(directory: str | pathlib.Path) -> WordPieceTokenizer:
+    """The WordPiece tokenizer of a Hugging Face directory (`vocab.txt`, lower-casing from tokenizer_config.json)."""
+    directory = pathlib.Path(directory)
+    if not (directory / "vocab.txt").is_file():
+        raise FileNotFoundError(f"{directory} has no vocab.txt.")
+    options = {}
+    if (directory / "tokenizer_config.json").is_file():
+        options = json.loads((directory / "tokenizer_config.json").read_text())
+    return WordPieceTokenizer(directory / "vocab.txt", lowercase=options.get("do_lower_case", True),
+                              strip_accents=options.get("strip_accents"))
+
+
+def _config_and_tokenizer(directory) -> tuple[ElectraConfig, WordPieceTokenizer]:
+    tokenizer = read_tokenizer(directory)
+    config = read_config(directory, {
+        "pad_token_id": tokenizer.pad_token_id, "cls_token_id": tokenizer.cls_token_id,
+        "sep_token_id": tokenizer.sep_token_id, "mask_token_id": tokenizer.mask_token_id})
+    if tokenizer.vocab_size != config.vocab_size:
+        raise ValueError(f"{directory}: vocab.txt has {tokenizer.vocab_size} tokens but config.json says "
+                         f"vocab_size={config.vocab_size}.")
+    return config, tokenizer
+
+
+def _built_encoder(config: ElectraConfig) -> ElectraEncoder:
+    encoder = build_encoder(config, build_embeddings(config))
+    encoder.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
+    return encoder
+
+
+def load_discriminator(directory) -> tuple[ElectraDiscriminator, ElectraConfig, WordPieceTokenizer]:
+    """An `ElectraForPreTraining` directory as an `ElectraDiscriminator` (with its RTD head)."""
+    config, tokenizer = _config_and_tokenizer(directory)
+    tensors = read_safetensors(directory)
+    discriminator = ElectraDiscriminator(_built_encoder(config))
+    discriminator.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
+    assign(discriminator_links(discriminator, _prefix(tensors)), tensors, str(directory))
+    return discriminator, config, tokenizer
+
+
+def load_generator(directory) -> tuple[ElectraGenerator, ElectraConfig, WordPieceTokenizer]:
+    """An `ElectraForMaskedLM` directory as an `ElectraGenerator` (its softmax tied to its word embeddings)."""
+    config, tokenizer = _config_and_tokenizer(directory)
+    tensors = read_safetensors(directory)
+    prefix = _prefix(tensors)
+    tied = tensors.pop("generator_lm_head.weight", None)
+    if tied is not None and not np.array_equal(tied, tensors[f"{prefix}embeddings.word_embeddings.weight"]):
+        raise ValueError(f"{directory}: generator_lm_head.weight is not tied to the word embeddings; "
+                         "ELECTRA's generator shares them.")
+    generator = ElectraGenerator(_built_encoder(config))
+    generator.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
+    assign(generator_links(generator, prefix), tensors, str(directory))
+    return generator, config, tokenizer
+
+
+def load_classifier(directory, max_length: int = 128) -> tuple[ElectraClassifier, ElectraConfig, WordPieceTokenizer]:
+    """An `ElectraForSequenceClassification` directory as an `ElectraClassifier` with the Hugging Face head."""
+    config, tokenizer = _config_and_tokenizer(directory)
+    tensors = read_safetensors(directory)
+    num_labels = tensors["classifier.out_proj.bias"].shape[0] if "classifier.out_proj.bias" in tensors else None
+    if num_labels is None:
+        raise ValueError(f"{directory} holds no sequence-classification head (classifier.out_proj).")
+    classifier = ElectraClassifier(_built_encoder(config), num_labels, head="huggingface",
+                                   preprocessor=ElectraPreprocessor(tokenizer, max_length))
+    assign(classifier_links(classifier, _prefix(tensors)), tensors, str(directory))
+    return classifier, config, tokenizer
+
+
+def save_discriminator(discriminator: ElectraDiscriminator, config: ElectraConfig, tokenizer: WordPieceTokenizer,
+                       directory: str | pathlib.Path) -> None:
+    """Writes an `ElectraForPreTraining` directory that transformers loads: config, safetensors, vocabulary."""
+    from safetensors.numpy import save_file
+
+    directory = pathlib.Path(directory)
+    tensors = export_tensors(discriminator_links(discriminator))
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    hf_config = {key: value for key, value in config.to_dict().items() if key in _HF_CONFIG_KEYS}
+    hf_config["architectures"] = ["ElectraForPreTraining"]
+    (directory / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n")
+    write_vocabulary(tokenizer.vocabulary, directory / "vocab.txt")
+    (directory / "tokenizer_config.json").write_text(json.dumps(
+        {"do_lower_case": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents,
+         "tokenizer_class": "ElectraTokenizer"}, indent=2) + "\n")
+
+
+# The keys of a transformers ElectraConfig (ours has more: generator size, masking, special ids).
+_HF_CONFIG_KEYS = frozenset({
+    "model_type", "vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+    "intermediate_size", "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
+    "max_position_embeddings", "type_vocab_size", "initializer_range", "layer_norm_eps", "pad_token_id"})
