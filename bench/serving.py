@@ -20,7 +20,8 @@ Every path first answers `--warmup` untimed calls (`first_call_ms` is the first:
 tf.functions, graph set-up for the SavedModel). Latency: `--requests` calls at batch 1, one text per call,
 the paths taking turns call by call so that background load hits them alike; `p50_ms`, `p99_ms` (the 99th
 percentile: with 200 calls, about the second slowest) and `mean_ms`. Throughput: `--batches` batches of 32
-texts (`--batch_size`), in turns likewise; `examples_per_s` = batch_size / the median batch time, `batch_ms` its median and `batch_ms_min_max`.
+texts (`--batch_size`), in turns likewise; `examples_per_s` = batch_size / the median batch time, `batch_ms`
+that median, and `batch_ms_min_max`.
 
 How to read it: `ratios` compares saved_model with each Keras path. For latency it is SavedModel ms / Keras
 ms (below 1: the SavedModel answers sooner); for throughput SavedModel examples/s / Keras examples/s (above
