@@ -28,7 +28,10 @@ _HF_BOOKKEEPING_KEYS = frozenset({
     "architectures", "model_type", "transformers_version", "torch_dtype", "dtype", "summary_type",
     "summary_use_proj", "summary_activation", "summary_last_dropout", "position_embedding_type",
     "use_cache", "classifier_dropout", "id2label", "label2id", "problem_type", "bos_token_id",
-    "eos_token_id", "_name_or_path", "output_past",
+    "eos_token_id", "_name_or_path", "output_past", "add_cross_attention", "is_decoder", "is_encoder_decoder",
+    "tie_word_embeddings", "return_dict", "output_hidden_states", "output_attentions", "torchscript",
+    "chunk_size_feed_forward", "pruned_heads", "tie_encoder_decoder", "cross_attention_hidden_size",
+    "decoder_start_token_id",
 })
 
 

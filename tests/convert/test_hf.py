@@ -1,0 +1,99 @@
+"""Hugging Face checkpoints load with matching outputs (fixtures made by tests/fixtures/make_hf_fixtures.py)."""
+
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+from electra_tf.convert import hf
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "hf"
+REFERENCE = np.load(FIXTURES / "outputs.npz")
+INPUTS = {"token_ids": REFERENCE["input_ids"], "segment_ids": REFERENCE["token_type_ids"],
+          "padding_mask": REFERENCE["attention_mask"]}
+REAL = REFERENCE["attention_mask"].astype(bool)
+
+
+def test_discriminator_hidden_states_and_logits_match_transformers():
+    discriminator, config, tokenizer = hf.load_discriminator(FIXTURES / "discriminator")
+    assert (config.hidden_size, config.intermediate_size, tokenizer.mask_token_id) == (32, 37, 4)
+    hidden = discriminator.encoder(INPUTS).numpy()
+    np.testing.assert_allclose(hidden[REAL], REFERENCE["discriminator_last_hidden_state"][REAL], atol=1e-5)
+    logits = discriminator(INPUTS).numpy()
+    np.testing.assert_allclose(logits[REAL], REFERENCE["discriminator_logits"][REAL], atol=1e-5)
+
+
+def test_generator_logits_match_transformers():
+    generator, config, _ = hf.load_generator(FIXTURES / "generator")
+    assert generator.encoder.embeddings_projection is None  # embedding size == hidden size
+    hidden = generator.encoder(INPUTS).numpy()
+    np.testing.assert_allclose(hidden[REAL], REFERENCE["generator_last_hidden_state"][REAL], atol=1e-5)
+    logits = generator(INPUTS).numpy()
+    np.testing.assert_allclose(logits[REAL], REFERENCE["generator_logits"][REAL], atol=1e-5)
+
+
+def test_classifier_with_the_huggingface_head_matches_transformers():
+    classifier, _, _ = hf.load_classifier(FIXTURES / "classifier")
+    assert classifier.head == "huggingface" and classifier.num_labels == 3
+    np.testing.assert_allclose(classifier(INPUTS).numpy(), REFERENCE["classifier_logits"], atol=1e-5)
+
+
+def test_writing_back_a_discriminator_round_trips_exactly(tmp_path):
+    discriminator, config, tokenizer = hf.load_discriminator(FIXTURES / "discriminator")
+    hf.save_discriminator(discriminator, config, tokenizer, tmp_path / "out")
+    original, written = hf.read_safetensors(FIXTURES / "discriminator"), hf.read_safetensors(tmp_path / "out")
+    assert set(original) == set(written)
+    for name in original:
+        np.testing.assert_array_equal(original[name], written[name], err_msg=name)
+    saved = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert saved["model_type"] == "electra" and saved["architectures"] == ["ElectraForPreTraining"]
+    reloaded, _, _ = hf.load_discriminator(tmp_path / "out")
+    np.testing.assert_array_equal(reloaded(INPUTS).numpy(), discriminator(INPUTS).numpy())
+
+
+def _copy(tmp_path, name="discriminator"):
+    target = tmp_path / name
+    shutil.copytree(FIXTURES / name, target)
+    return target
+
+
+def test_a_pickle_checkpoint_is_refused_with_instructions(tmp_path):
+    directory = _copy(tmp_path)
+    (directory / "model.safetensors").rename(directory / "pytorch_model.bin")
+    with pytest.raises(ValueError, match="pickle.*safe_serialization=True"):
+        hf.load_discriminator(directory)
+
+
+def test_mismatched_and_corrupt_checkpoints_are_named(tmp_path):
+    from safetensors.numpy import save_file
+
+    directory = _copy(tmp_path)
+    tensors = hf.read_safetensors(directory)
+    tensors["electra.encoder.layer.1.intermediate.dense.weight"] = np.zeros((36, 32), np.float32)
+    save_file(tensors, str(directory / "model.safetensors"))
+    with pytest.raises(ValueError, match="intermediate.dense.weight has shape \\(36, 32\\)"):
+        hf.load_discriminator(directory)
+    del tensors["electra.encoder.layer.1.intermediate.dense.weight"]
+    save_file(tensors, str(directory / "model.safetensors"))
+    with pytest.raises(ValueError, match="missing \\['electra.encoder.layer.1.intermediate.dense.weight'\\]"):
+        hf.load_discriminator(directory)
+    (directory / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        hf.load_discriminator(directory)
+
+
+def test_vocabulary_and_architecture_mismatches_are_refused(tmp_path):
+    directory = _copy(tmp_path)
+    lines = (directory / "vocab.txt").read_text().splitlines()
+    (directory / "vocab.txt").write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(ValueError, match="vocab.txt has 63 tokens but config.json says vocab_size=64"):
+        hf.load_discriminator(directory)
+    other = _copy(tmp_path, "classifier")
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "model_type": "bert"}))
+    with pytest.raises(ValueError, match="'bert' model, not 'electra'"):
+        hf.load_classifier(other)
+    with pytest.raises(ValueError, match="no sequence-classification head"):
+        hf.load_classifier(FIXTURES / "discriminator")
