@@ -66,6 +66,10 @@ flags.DEFINE_string("model", None, "SavedModel base path (the newest version is 
 flags.DEFINE_multi_string("text", None, "A text to classify; 'first ||| second' for a text pair. Repeatable.")
 flags.DEFINE_string("input_file", None, "A file of texts: one per line, or two tab-separated columns for pairs.")
 flags.DEFINE_boolean("json", False, "Print JSON lines instead of a table.")
+# --- convert ---
+flags.DEFINE_enum("from", None, ["hf", "tf1", "keras-hub"], "Checkpoint kind to convert.")
+flags.DEFINE_string("input", None, "Checkpoint to convert: HF directory, TF1 model.ckpt prefix, keras-hub preset dir.")
+flags.DEFINE_string("output", None, "Model directory to write (new or empty).")
 
 
 def _corpus_source():
@@ -152,9 +156,24 @@ def predict(argv: list[str]) -> None:
               else f"{answer.get('label', answer.get('score'))}\t{' ||| '.join(text)}")
 
 
+def convert(argv: list[str]) -> None:
+    from electra_tf.convert.checkpoint import convert_checkpoint
+
+    del argv
+    _require("input", "output")
+    if FLAGS["from"].value is None:
+        raise app.UsageError("--from is required (hf, tf1 or keras-hub).")
+    config = None
+    if FLAGS["config"].present:
+        config = ElectraConfig.from_preset(FLAGS.config) if FLAGS.config in PRESETS else ElectraConfig.from_json(
+            FLAGS.config)
+    kind = convert_checkpoint(FLAGS["from"].value, FLAGS.input, FLAGS.output, config=config, vocab=FLAGS.vocab)
+    print(f"Converted {FLAGS.input} to a {kind} model directory at {os.path.abspath(FLAGS.output)}")
+
+
 # `electra-tf NAME` or, for fine-tuning, `electra-tf finetune KIND`.
 SUBCOMMANDS = {"pretrain": pretrain, "build-data": build_data, "finetune glue": finetune_glue, "export": export,
-               "predict": predict}
+               "predict": predict, "convert": convert}
 
 
 def main(argv: list[str] | None = None) -> None:

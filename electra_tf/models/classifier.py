@@ -18,6 +18,23 @@ TASK_FILE = "task.json"
 HEADS = ("original", "huggingface")
 
 
+def read_task_info(directory: str | os.PathLike) -> dict:
+    """What a model directory holds: its `task.json`, or a pre-trainer (generator + discriminator) without one."""
+    task_file = pathlib.Path(directory) / TASK_FILE
+    return json.loads(task_file.read_text()) if task_file.is_file() else {"task_type": "pretraining"}
+
+
+def _pretrained_discriminator(directory: pathlib.Path, task_type: str):
+    from electra_tf.models.discriminator import ElectraDiscriminator
+    from electra_tf.models.pretrainer import ElectraPretrainer
+
+    if task_type == "pretraining":
+        return ElectraPretrainer.from_pretrained(directory).discriminator
+    if task_type == "discriminator":
+        return ElectraDiscriminator.from_pretrained(directory)
+    raise ValueError(f"{directory} holds a {task_type!r} model, which has no discriminator encoder to start from.")
+
+
 @keras.saving.register_keras_serializable(package="electra_tf")
 class ElectraClassifier(base.EncoderModel):
     """An ELECTRA encoder with a classification (or, with `num_labels=1`, regression) head.
@@ -140,9 +157,8 @@ class ElectraClassifier(base.EncoderModel):
         config = base.load_config(directory)
         if (directory / base.VOCAB_FILE).is_file():
             kwargs.setdefault("preprocessor", ElectraPreprocessor(base.load_tokenizer(directory), max_length))
-        task_file = directory / TASK_FILE
-        if task_file.is_file():
-            task_info = json.loads(task_file.read_text())
+        task_info = read_task_info(directory)
+        if task_info["task_type"] == "classification":
             if num_labels not in (None, task_info["num_labels"]):
                 raise ValueError(f"{directory} classifies into {task_info['num_labels']} labels, not {num_labels}.")
             classifier = cls(base.build_encoder(config, base.build_embeddings(config)), task_info["num_labels"],
@@ -151,9 +167,7 @@ class ElectraClassifier(base.EncoderModel):
             return classifier
         if num_labels is None:
             raise ValueError(f"{directory} is a pre-trained model: give num_labels for the new head.")
-        from electra_tf.models.pretrainer import ElectraPretrainer  # a pre-trainer directory
-
-        encoder = ElectraPretrainer.from_pretrained(directory).discriminator.encoder
+        encoder = _pretrained_discriminator(directory, task_info["task_type"]).encoder
         fresh = base.build_encoder(config, base.build_embeddings(config))
         classifier = cls(fresh, num_labels, head=head, **kwargs)
         fresh.set_weights(encoder.get_weights())

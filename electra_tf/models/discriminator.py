@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import pathlib
+
 import keras
 
 from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.layers.heads import DiscriminatorHead
+from electra_tf.models import base
 from electra_tf.models.base import EncoderModel
 
 
@@ -46,3 +51,18 @@ class ElectraDiscriminator(EncoderModel):
     def call(self, inputs, training=None):
         """RTD logits [B, L] for a dict of `token_ids`, `segment_ids`, `padding_mask`, each [B, L]."""
         return self.head(self.encoder(inputs, training=training))
+
+    # --- The model directory ---
+    def save_pretrained(self, directory: str | os.PathLike, config, tokenizer=None) -> None:
+        """Writes a discriminator-only model directory (e.g. a converted checkpoint): config, weights, tokenizer."""
+        base.save_model_directory(self, config, directory, tokenizer)
+        (pathlib.Path(directory) / "task.json").write_text(json.dumps({"task_type": "discriminator"}) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> "ElectraDiscriminator":
+        """Loads a directory written by `save_pretrained`."""
+        config = base.load_config(directory)
+        discriminator = cls(base.build_encoder(config, base.build_embeddings(config)))
+        discriminator.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
+        base.load_weights(discriminator, directory)
+        return discriminator

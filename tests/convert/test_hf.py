@@ -97,3 +97,25 @@ def test_vocabulary_and_architecture_mismatches_are_refused(tmp_path):
         hf.load_classifier(other)
     with pytest.raises(ValueError, match="no sequence-classification head"):
         hf.load_classifier(FIXTURES / "discriminator")
+
+
+def test_convert_command_writes_a_model_directory_that_fine_tuning_loads(tmp_path):
+    import subprocess
+    import sys
+
+    from electra_tf.models.classifier import ElectraClassifier
+
+    run = lambda *args: subprocess.run([sys.executable, "-m", "electra_tf.cli", "convert", *args],
+                                       capture_output=True, text=True, timeout=300)
+    done = run("--from", "hf", "--input", str(FIXTURES / "discriminator"), "--output", str(tmp_path / "ours"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    discriminator, _, _ = hf.load_discriminator(FIXTURES / "discriminator")
+    classifier = ElectraClassifier.from_pretrained(tmp_path / "ours", num_labels=2)
+    real = REAL
+    np.testing.assert_allclose(classifier.encoder(INPUTS).numpy()[real], discriminator.encoder(INPUTS).numpy()[real],
+                               atol=1e-6)
+    again = run("--from", "hf", "--input", str(FIXTURES / "discriminator"), "--output", str(tmp_path / "ours"))
+    assert again.returncode != 0 and "not empty" in again.stderr
+    generator = run("--from", "hf", "--input", str(FIXTURES / "generator"), "--output", str(tmp_path / "gen"))
+    assert generator.returncode != 0 and "ElectraForMaskedLM" in generator.stderr
+    assert not (tmp_path / "gen").exists()

@@ -1,0 +1,28 @@
+import keras
+import keras_hub
+import numpy as np
+
+from electra_tf.convert.keras_hub import from_keras_hub, to_keras_hub
+from tests.test_case import random_batch
+
+
+def _exact_gelu(backbone):
+    # The same GELU choice on both sides: keras-hub uses the tanh approximation, ELECTRA the exact one.
+    for block in backbone.transformer_layers:
+        block._feedforward_intermediate_dense.activation = keras.activations.gelu
+    return backbone
+
+
+def test_a_random_backbone_converts_both_ways_with_the_same_outputs():
+    keras.utils.set_random_seed(1)
+    backbone = _exact_gelu(keras_hub.models.ElectraBackbone(
+        vocab_size=130, num_layers=2, num_heads=2, hidden_dim=16, embedding_dim=8, intermediate_dim=24,
+        dropout=0.0, max_sequence_length=32))
+    batch = random_batch(batch_size=3, sequence_length=12, lengths=[12, 7, 4])
+    expected = backbone(batch)["sequence_output"].numpy()
+    encoder, config = from_keras_hub(backbone)
+    assert (config.hidden_size, config.embedding_size, config.intermediate_size) == (16, 8, 24)
+    real = batch["padding_mask"].astype(bool)
+    np.testing.assert_allclose(encoder(batch).numpy()[real], expected[real], atol=1e-5)
+    back = _exact_gelu(to_keras_hub(encoder))
+    np.testing.assert_allclose(back(batch)["sequence_output"].numpy()[real], expected[real], atol=1e-5)
