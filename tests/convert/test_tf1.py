@@ -47,3 +47,15 @@ def test_missing_or_mismatched_checkpoints_are_named(tmp_path):
     wider = dataclasses.replace(config, intermediate_size=38)
     with pytest.raises(ValueError, match="intermediate.dense.weight has shape \\(37, 32\\), the model needs \\(32, 38\\)"):
         tf1.load_discriminator(tmp_path / "model.ckpt-1000", wider)
+
+
+def test_convert_a_tf1_checkpoint_needs_config_and_vocabulary(tmp_path):
+    from electra_tf.convert.checkpoint import convert_checkpoint
+
+    _write_tf1_checkpoint(tmp_path / "model.ckpt-1000")
+    _, config, _ = hf.load_discriminator(FIXTURES / "discriminator")
+    with pytest.raises(ValueError, match="give both"):
+        convert_checkpoint("tf1", tmp_path / "model.ckpt-1000", tmp_path / "ours", config=config)
+    kind = convert_checkpoint("tf1", tmp_path / "model.ckpt-1000", tmp_path / "ours", config=config,
+                              vocab=FIXTURES / "discriminator" / "vocab.txt")
+    assert kind == "discriminator" and (tmp_path / "ours" / "model.weights.h5").is_file()
