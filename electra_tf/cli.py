@@ -70,6 +70,7 @@ flags.DEFINE_boolean("json", False, "Print JSON lines instead of a table.")
 flags.DEFINE_enum("from", None, ["hf", "tf1", "keras-hub"], "Checkpoint kind to convert.")
 flags.DEFINE_string("input", None, "Checkpoint to convert: HF directory, TF1 model.ckpt prefix, keras-hub preset dir.")
 flags.DEFINE_string("output", None, "Model directory to write (new or empty).")
+flags.DEFINE_string("generator", None, "With --from hf: an ElectraForMaskedLM directory; writes a pre-trainer.")
 
 
 def _corpus_source():
@@ -167,7 +168,8 @@ def convert(argv: list[str]) -> None:
     if FLAGS["config"].present:
         config = ElectraConfig.from_preset(FLAGS.config) if FLAGS.config in PRESETS else ElectraConfig.from_json(
             FLAGS.config)
-    kind = convert_checkpoint(FLAGS["from"].value, FLAGS.input, FLAGS.output, config=config, vocab=FLAGS.vocab)
+    kind = convert_checkpoint(FLAGS["from"].value, FLAGS.input, FLAGS.output, config=config, vocab=FLAGS.vocab,
+                              generator=FLAGS.generator)
     print(f"Converted {FLAGS.input} to a {kind} model directory at {os.path.abspath(FLAGS.output)}")
 
 

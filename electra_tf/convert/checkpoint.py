@@ -17,8 +17,9 @@ SOURCES = ("hf", "tf1", "keras-hub")
 
 
 def convert_checkpoint(source: str, input_path: str | os.PathLike, output: str | os.PathLike,
-                       config: ElectraConfig | None = None, vocab: str | os.PathLike | None = None) -> str:
-    """Converts and writes `output`; returns what it wrote (`discriminator` or `classifier`).
+                       config: ElectraConfig | None = None, vocab: str | os.PathLike | None = None,
+                       generator: str | os.PathLike | None = None) -> str:
+    """Converts and writes `output`; returns what it wrote (`pretrainer`, `discriminator` or `classifier`).
 
     Args:
         source: `hf` (a transformers directory with model.safetensors), `tf1` (an original `model.ckpt-*`
@@ -27,12 +28,20 @@ def convert_checkpoint(source: str, input_path: str | os.PathLike, output: str |
         output: the model directory to write.
         config: the architecture, for TF1 checkpoints (they carry none).
         vocab: the vocabulary file, for TF1 checkpoints.
+        generator: with `hf`, an ElectraForMaskedLM directory to combine with the discriminator into a
+            pre-trainer (embeddings re-tied), for continued pre-training.
     """
     if source not in SOURCES:
         raise ValueError(f"Unknown source {source!r}; choose one of {SOURCES}.")
     output = pathlib.Path(output)
     if output.exists() and any(output.iterdir()):
         raise ValueError(f"{output} exists and is not empty: choose a new output directory.")
+    if generator is not None:
+        if source != "hf":
+            raise ValueError("Combining a generator with a discriminator is supported for Hugging Face directories.")
+        pretrainer, tokenizer = hf.load_pretrainer(input_path, generator)
+        pretrainer.save_pretrained(output, tokenizer)
+        return "pretrainer"
     if source == "hf":
         return _from_hf(pathlib.Path(input_path), output)
     if source == "tf1":

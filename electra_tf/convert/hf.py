@@ -263,17 +263,66 @@ def load_classifier(directory, max_length: int = 128) -> tuple[ElectraClassifier
     return classifier, config, tokenizer
 
 
+def load_pretrainer(discriminator_dir, generator_dir) -> tuple["ElectraPretrainer", WordPieceTokenizer]:
+    """An `ElectraForPreTraining` and an `ElectraForMaskedLM` directory as one pre-trainer, embeddings re-tied.
+
+    The shared embeddings come from the discriminator (the generator's copy is checked for shape and
+    dropped); the generator's size must be the one ELECTRA derives from the discriminator's (`generator_config`).
+    """
+    from electra_tf.config import generator_config
+    from electra_tf.models.pretrainer import ElectraPretrainer
+
+    config, tokenizer = _config_and_tokenizer(discriminator_dir)
+    generator_values, _ = _config_and_tokenizer(generator_dir)
+    if read_tokenizer(generator_dir).vocabulary != tokenizer.vocabulary:
+        raise ValueError(f"{generator_dir} and {discriminator_dir} have different vocabularies.")
+    config = dataclasses.replace(
+        config, generator_hidden_size=generator_values.hidden_size / config.hidden_size,
+        generator_layers=generator_values.num_hidden_layers / config.num_hidden_layers)
+    derived = generator_config(config)
+    for field in ("hidden_size", "num_attention_heads", "intermediate_size", "num_hidden_layers", "embedding_size"):
+        if getattr(derived, field) != getattr(generator_values, field):
+            raise ValueError(f"{generator_dir}: the generator's {field} is {getattr(generator_values, field)}, but "
+                             f"ELECTRA derives {getattr(derived, field)} from the discriminator.")
+    pretrainer = ElectraPretrainer(config)
+    discriminator_tensors = read_safetensors(discriminator_dir)
+    assign(discriminator_links(pretrainer.discriminator, _prefix(discriminator_tensors)), discriminator_tensors,
+           str(discriminator_dir))
+    generator_tensors = read_safetensors(generator_dir)
+    prefix = _prefix(generator_tensors)
+    generator_tensors.pop("generator_lm_head.weight", None)
+    shared = {link.name for link in encoder_links(pretrainer.generator.encoder, prefix)
+              if ".embeddings." in link.name}
+    links = [link for link in generator_links(pretrainer.generator, prefix) if link.name not in shared]
+    for name in shared:  # re-tied to the discriminator's: only the shapes must agree
+        if generator_tensors.pop(name).shape != discriminator_tensors[name.replace(prefix, "electra.", 1)].shape:
+            raise ValueError(f"{generator_dir}: {name} does not have the discriminator's shape.")
+    assign(links, generator_tensors, str(generator_dir))
+    return pretrainer, tokenizer
+
+
 def save_discriminator(discriminator: ElectraDiscriminator, config: ElectraConfig, tokenizer: WordPieceTokenizer,
                        directory: str | pathlib.Path) -> None:
     """Writes an `ElectraForPreTraining` directory that transformers loads: config, safetensors, vocabulary."""
+    _save(export_tensors(discriminator_links(discriminator)), config, tokenizer, directory, "ElectraForPreTraining")
+
+
+def save_generator(generator: ElectraGenerator, config: ElectraConfig, tokenizer: WordPieceTokenizer,
+                   directory: str | pathlib.Path) -> None:
+    """Writes an `ElectraForMaskedLM` directory (`config` is the generator's own size, e.g. `generator_config`)."""
+    # The tied softmax weight is stored once, under the word embeddings' name, as transformers does.
+    _save(export_tensors(generator_links(generator)), config, tokenizer, directory, "ElectraForMaskedLM")
+
+
+def _save(tensors: dict[str, np.ndarray], config: ElectraConfig, tokenizer: WordPieceTokenizer,
+          directory: str | pathlib.Path, architecture: str) -> None:
     from safetensors.numpy import save_file
 
     directory = pathlib.Path(directory)
-    tensors = export_tensors(discriminator_links(discriminator))
     directory.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
     hf_config = {key: value for key, value in config.to_dict().items() if key in _HF_CONFIG_KEYS}
-    hf_config["architectures"] = ["ElectraForPreTraining"]
+    hf_config["architectures"] = [architecture]
     (directory / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n")
     write_vocabulary(tokenizer.vocabulary, directory / "vocab.txt")
     (directory / "tokenizer_config.json").write_text(json.dumps(

@@ -119,3 +119,31 @@ def test_convert_command_writes_a_model_directory_that_fine_tuning_loads(tmp_pat
     generator = run("--from", "hf", "--input", str(FIXTURES / "generator"), "--output", str(tmp_path / "gen"))
     assert generator.returncode != 0 and "ElectraForMaskedLM" in generator.stderr
     assert not (tmp_path / "gen").exists()
+
+
+def test_ours_to_huggingface_and_back_gives_the_same_pretrainer(tmp_path):
+    from electra_tf.config import generator_config
+    from electra_tf.models.pretrainer import ElectraPretrainer
+    from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
+    from tests.test_case import random_batch, tiny_config
+
+    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
+    config = tiny_config(vocab_size=tokenizer.vocab_size)
+    original = ElectraPretrainer(config)
+    hf.save_discriminator(original.discriminator, config, tokenizer, tmp_path / "discriminator")
+    hf.save_generator(original.generator, generator_config(config), tokenizer, tmp_path / "generator")
+    from electra_tf.convert.checkpoint import convert_checkpoint
+
+    assert convert_checkpoint("hf", tmp_path / "discriminator", tmp_path / "ours",
+                              generator=tmp_path / "generator") == "pretrainer"
+    restored = ElectraPretrainer.from_pretrained(tmp_path / "ours")
+    assert restored.generator.encoder.embeddings is restored.discriminator.encoder.embeddings
+    batch = random_batch(vocab_size=tokenizer.vocab_size)
+    expected, actual = original(batch, step=3), restored(batch, step=3)
+    np.testing.assert_array_equal(actual.mlm_logits.numpy(), expected.mlm_logits.numpy())
+    np.testing.assert_array_equal(actual.rtd_logits.numpy(), expected.rtd_logits.numpy())
+
+
+def test_a_generator_of_another_size_is_refused_when_combining():
+    with pytest.raises(ValueError, match="generator's intermediate_size is 24, but ELECTRA derives 64"):
+        hf.load_pretrainer(FIXTURES / "discriminator", FIXTURES / "generator")
