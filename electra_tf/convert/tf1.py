@@ -17,6 +17,9 @@ import tensorflow as tf
 from electra_tf.config import ElectraConfig
 from electra_tf.convert import hf
 from electra_tf.models.discriminator import ElectraDiscriminator
+from electra_tf.models.pretrainer import ElectraPretrainer
+
+INPUT_SHAPES = ("token_ids", "segment_ids", "padding_mask")
 
 _SKIPPED = re.compile(r"(adam_[mv]$|^global_step$)")
 
@@ -43,21 +46,42 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def load_discriminator(path: str | os.PathLike, config: ElectraConfig) -> ElectraDiscriminator:
-    """The discriminator (encoder `electra/*` + `discriminator_predictions/*`) of a TF1 checkpoint."""
-    tensors = read_checkpoint(path)
+    """The discriminator (encoder `electra/*` + `discriminator_predictions/*`) of a TF1 checkpoint; the
+    generator's variables, if any, are ignored."""
     discriminator = ElectraDiscriminator(hf._built_encoder(config))
-    discriminator.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
-    links = hf.discriminator_links(discriminator)
-    wanted = {tf1_name(link.name): link.name for link in links}
-    unused = sorted(name for name in tensors if name not in wanted and not name.startswith("generator"))
-    if unused:
-        raise ValueError(f"{path} has tensors the discriminator does not use: {unused[:5]}.")
-    renamed = {}
-    for tf1, hf_name in wanted.items():
-        if tf1 not in tensors:
-            raise ValueError(f"{path} does not match the model: missing {tf1}.")
-        value = tensors[tf1]
-        # TF1 dense kernels are [in, out]; the Hugging Face layout the links expect is [out, in].
-        renamed[hf_name] = value.T if tf1.endswith("/kernel") else value
-    hf.assign(links, renamed, str(path))
+    discriminator.build({key: (None, None) for key in INPUT_SHAPES})
+    tensors = {name: value for name, value in read_checkpoint(path).items() if not name.startswith("generator")}
+    _assign(hf.discriminator_links(discriminator), tensors, path)
     return discriminator
+
+
+def load_pretrainer(path: str | os.PathLike, config: ElectraConfig) -> ElectraPretrainer:
+    """Generator, discriminator and both heads of a TF1 pre-training checkpoint, embeddings shared as trained.
+
+    `config` must give the generator's size (`generator_hidden_size`, e.g. 1.0 for the released Small++).
+    """
+    tensors = read_checkpoint(path)
+    if not any(name.startswith("generator/") for name in tensors):
+        raise ValueError(f"{path} holds no generator: load its discriminator with load_discriminator.")
+    if any(name.startswith("generator/embeddings/") for name in tensors):
+        raise ValueError(f"{path} has untied generator embeddings (untied_generator_embeddings=True), "
+                         "which this package does not support.")
+    pretrainer = ElectraPretrainer(config)
+    generator_links = [link for link in hf.generator_links(pretrainer.generator, prefix="generator.")
+                       if not link.name.startswith("generator.embeddings.")]  # shared: electra/embeddings/*
+    _assign(hf.discriminator_links(pretrainer.discriminator) + generator_links, tensors, path)
+    return pretrainer
+
+
+def _assign(links: list[hf.WeightLink], tensors: dict[str, np.ndarray], path) -> None:
+    """Renames the checkpoint's tensors to the links' names (transposing kernels) and assigns them checked."""
+    wanted = {tf1_name(link.name): link.name for link in links}
+    unused = sorted(set(tensors) - set(wanted))
+    if unused:
+        raise ValueError(f"{path} has tensors the model does not use: {unused[:5]}.")
+    missing = sorted(set(wanted) - set(tensors))
+    if missing:
+        raise ValueError(f"{path} does not match the model: missing {missing[:5]}.")
+    # TF1 dense kernels are [in, out]; the Hugging Face layout the links expect is [out, in].
+    renamed = {wanted[name]: value.T if name.endswith("/kernel") else value for name, value in tensors.items()}
+    hf.assign(links, renamed, str(path))

@@ -59,3 +59,31 @@ def test_convert_a_tf1_checkpoint_needs_config_and_vocabulary(tmp_path):
     kind = convert_checkpoint("tf1", tmp_path / "model.ckpt-1000", tmp_path / "ours", config=config,
                               vocab=FIXTURES / "discriminator" / "vocab.txt")
     assert kind == "discriminator" and (tmp_path / "ours" / "model.weights.h5").is_file()
+
+
+def test_a_tf1_pretraining_checkpoint_restores_both_towers_and_the_sharing(tmp_path):
+    from electra_tf.models.pretrainer import ElectraPretrainer
+    from tests.test_case import random_batch, tiny_config
+
+    config = tiny_config()
+    original = ElectraPretrainer(config)
+    links = hf.discriminator_links(original.discriminator) + [
+        link for link in hf.generator_links(original.generator, prefix="generator.")
+        if not link.name.startswith("generator.embeddings.")]
+    tensors = {}
+    for name, value in hf.export_tensors(links).items():
+        tensors[tf1.tf1_name(name)] = value.T if tf1.tf1_name(name).endswith("/kernel") else value
+    assert "generator/encoder/layer_0/attention/self/query/kernel" in tensors
+    assert "generator_predictions/output_bias" in tensors and "electra/embeddings/word_embeddings" in tensors
+    tensors["global_step"] = np.array(7, np.int64)
+    names = sorted(tensors)
+    tf.raw_ops.SaveV2(prefix=str(tmp_path / "model.ckpt-7"), tensor_names=names, shape_and_slices=[""] * len(names),
+                      tensors=[tf.constant(tensors[name]) for name in names])
+    restored = tf1.load_pretrainer(tmp_path / "model.ckpt-7", config)
+    assert restored.generator.encoder.embeddings is restored.discriminator.encoder.embeddings
+    batch = random_batch()
+    np.testing.assert_array_equal(restored(batch, step=1).mlm_logits.numpy(), original(batch, step=1).mlm_logits.numpy())
+    np.testing.assert_array_equal(restored(batch, step=1).rtd_logits.numpy(), original(batch, step=1).rtd_logits.numpy())
+    _write_tf1_checkpoint(tmp_path / "partial.ckpt")  # a discriminator plus one stray generator tensor
+    with pytest.raises(ValueError, match="missing \\['generator/embeddings_project/bias'"):
+        tf1.load_pretrainer(tmp_path / "partial.ckpt", config)
