@@ -263,8 +263,9 @@ def load_classifier(directory, max_length: int = 128) -> tuple[ElectraClassifier
     return classifier, config, tokenizer
 
 
-def load_pretrainer(discriminator_dir, generator_dir) -> tuple["ElectraPretrainer", WordPieceTokenizer]:
-    """An `ElectraForPreTraining` and an `ElectraForMaskedLM` directory as one pre-trainer, embeddings re-tied.
+def load_pretrainer(discriminator_dir, generator_dir) -> tuple:
+    """An `ElectraForPreTraining` and an `ElectraForMaskedLM` directory as one `(ElectraPretrainer, tokenizer)`,
+    embeddings re-tied.
 
     The shared embeddings come from the discriminator (the generator's copy is checked for shape and
     dropped); the generator's size must be the one ELECTRA derives from the discriminator's (`generator_config`).

@@ -9,7 +9,6 @@ conversion — the weights are the same.
 
 from __future__ import annotations
 
-import keras
 import keras_hub
 
 from electra_tf.config import ElectraConfig

@@ -135,10 +135,10 @@ def text_file_documents(path: str | os.PathLike) -> Iterator[Document]:
         yield document
 
 
-def tfds_documents(name: str, split: "str | tfds.Split" = "train", text_key: str = "text",
+def tfds_documents(name: str, split="train", text_key: str = "text",
                    data_dir: str | None = None) -> Iterator[Document]:
     """The documents of a TFDS text dataset (e.g. `wikipedia/20230601.en`, `c4/en`, `pg19`): one per example,
-    its non-blank lines the sentences. The data must be downloaded or prepared in `data_dir` already."""
+    its non-blank lines the sentences. `split` is a split name or a `tfds.even_splits` piece. The data must be downloaded or prepared in `data_dir` already."""
     import tensorflow_datasets as tfds
 
     try:

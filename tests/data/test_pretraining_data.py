@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from electra_tf.data.pretraining import (
