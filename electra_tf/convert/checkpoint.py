@@ -11,6 +11,7 @@ import pathlib
 
 from electra_tf.config import ElectraConfig
 from electra_tf.convert import hf, tf1
+from electra_tf.models.base import ANY_LENGTH_INPUTS
 from electra_tf.text.tokenizer import WordPieceTokenizer
 
 SOURCES = ("hf", "tf1", "keras-hub")
@@ -96,6 +97,6 @@ def _from_keras_hub(preset: pathlib.Path, output: pathlib.Path) -> str:
     config = _with_vocabulary(config, tokenizer)
     # keras-hub presets hold no replaced-token-detection head: it starts fresh, the encoder is the point.
     discriminator = ElectraDiscriminator(encoder)
-    discriminator.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
+    discriminator.build(ANY_LENGTH_INPUTS)
     discriminator.save_pretrained(output, config, tokenizer)
     return "discriminator"

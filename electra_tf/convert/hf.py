@@ -9,10 +9,10 @@ Example:
 ```python
 from electra_tf.convert.hf import encoder_weight_names
 from electra_tf.config import ElectraConfig
-from electra_tf.models.base import build_embeddings, build_encoder
+from electra_tf.models.base import ANY_LENGTH_INPUTS, build_embeddings, build_encoder
 config = ElectraConfig.from_preset("tiny", vocab_size=120, num_hidden_layers=1)
 encoder = build_encoder(config, build_embeddings(config))
-encoder.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
+encoder.build(ANY_LENGTH_INPUTS)
 names = encoder_weight_names(encoder)
 assert "electra.encoder.layer.0.attention.self.query.weight" in names and len(names) == 23
 ```
@@ -30,7 +30,7 @@ import numpy as np
 
 from electra_tf.config import ElectraConfig
 from electra_tf.layers.encoder import ElectraEncoder
-from electra_tf.models.base import build_embeddings, build_encoder
+from electra_tf.models.base import ANY_LENGTH_INPUTS, build_embeddings, build_encoder
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.generator import ElectraGenerator
@@ -221,7 +221,7 @@ def _config_and_tokenizer(directory) -> tuple[ElectraConfig, WordPieceTokenizer]
 
 def _built_encoder(config: ElectraConfig) -> ElectraEncoder:
     encoder = build_encoder(config, build_embeddings(config))
-    encoder.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
+    encoder.build(ANY_LENGTH_INPUTS)
     return encoder
 
 
@@ -230,7 +230,7 @@ def load_discriminator(directory) -> tuple[ElectraDiscriminator, ElectraConfig, 
     config, tokenizer = _config_and_tokenizer(directory)
     tensors = read_safetensors(directory)
     discriminator = ElectraDiscriminator(_built_encoder(config))
-    discriminator.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
+    discriminator.build(ANY_LENGTH_INPUTS)
     assign(discriminator_links(discriminator, _prefix(tensors)), tensors, str(directory))
     return discriminator, config, tokenizer
 
@@ -245,7 +245,7 @@ def load_generator(directory) -> tuple[ElectraGenerator, ElectraConfig, WordPiec
         raise ValueError(f"{directory}: generator_lm_head.weight is not tied to the word embeddings; "
                          "ELECTRA's generator shares them.")
     generator = ElectraGenerator(_built_encoder(config))
-    generator.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
+    generator.build(ANY_LENGTH_INPUTS)
     assign(generator_links(generator, prefix), tensors, str(directory))
     return generator, config, tokenizer
 

@@ -16,10 +16,9 @@ import tensorflow as tf
 
 from electra_tf.config import ElectraConfig
 from electra_tf.convert import hf
+from electra_tf.models.base import ANY_LENGTH_INPUTS
 from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.pretrainer import ElectraPretrainer
-
-INPUT_SHAPES = ("token_ids", "segment_ids", "padding_mask")
 
 _SKIPPED = re.compile(r"(adam_[mv]$|^global_step$)")
 
@@ -49,7 +48,7 @@ def load_discriminator(path: str | os.PathLike, config: ElectraConfig) -> Electr
     """The discriminator (encoder `electra/*` + `discriminator_predictions/*`) of a TF1 checkpoint; the
     generator's variables, if any, are ignored."""
     discriminator = ElectraDiscriminator(hf._built_encoder(config))
-    discriminator.build({key: (None, None) for key in INPUT_SHAPES})
+    discriminator.build(ANY_LENGTH_INPUTS)
     tensors = {name: value for name, value in read_checkpoint(path).items() if not name.startswith("generator")}
     _assign(hf.discriminator_links(discriminator), tensors, path)
     return discriminator

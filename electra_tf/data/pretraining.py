@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf.text.tokenizer import WordPieceTokenizer
+from electra_tf.models.base import INPUT_KEYS
 
 Document = list[str]  # the lines (sentences) of one document
 
@@ -188,7 +189,7 @@ def _padded(examples: Iterable[PretrainingExample], max_length: int) -> Iterator
 
 
 def _example_signature(max_length: int) -> dict[str, tf.TensorSpec]:
-    return {key: tf.TensorSpec([max_length], tf.int32) for key in ("token_ids", "segment_ids", "padding_mask")}
+    return {key: tf.TensorSpec([max_length], tf.int32) for key in INPUT_KEYS}
 
 
 # --- TFRecord shards ---

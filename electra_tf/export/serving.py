@@ -29,6 +29,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from electra_tf.models import base
+from electra_tf.models.base import INPUT_KEYS
 from electra_tf.models.classifier import TASK_FILE, ElectraClassifier
 from electra_tf.text.tokenizer import write_vocabulary
 
@@ -84,7 +85,7 @@ class ClassifierServingModule(tf.Module):
             return self._answer(self._logits(texts))
 
         ids_spec = [tf.TensorSpec([None, None], tf.int32, name=name)
-                    for name in ("token_ids", "segment_ids", "padding_mask")]
+                    for name in INPUT_KEYS]
 
         @tf.function(input_signature=ids_spec)
         def predict_ids(token_ids, segment_ids, padding_mask):

@@ -14,6 +14,11 @@ from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.text.tokenizer import WordPieceTokenizer, write_vocabulary
 
 
+# The model inputs, each [batch_size, sequence_length] ints; and their shapes for building before any data.
+INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
+ANY_LENGTH_INPUTS = {key: (None, None) for key in INPUT_KEYS}
+
+
 class EncoderModel(keras.Model):
     """Base of the models made of an `encoder` (an `ElectraEncoder`) and a head: (de)serializes the encoder,
     which is a constructor argument, so `from_config(get_config())` rebuilds any of them."""

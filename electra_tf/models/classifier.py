@@ -88,7 +88,7 @@ class ElectraClassifier(base.EncoderModel):
                                             name="head_dense")
         # float32 logits under mixed precision: the softmax / MSE stays accurate.
         self.logits = keras.layers.Dense(num_labels, dtype="float32", name="logits")
-        self.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
+        self.build(base.ANY_LENGTH_INPUTS)
 
     def build(self, inputs_shape):
         if not self.encoder.built:  # a deserialized encoder arrives built

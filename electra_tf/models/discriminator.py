@@ -63,6 +63,6 @@ class ElectraDiscriminator(EncoderModel):
         """Loads a directory written by `save_pretrained`."""
         config = base.load_config(directory)
         discriminator = cls(base.build_encoder(config, base.build_embeddings(config)))
-        discriminator.build({key: (None, None) for key in ("token_ids", "segment_ids", "padding_mask")})
+        discriminator.build(base.ANY_LENGTH_INPUTS)
         base.load_weights(discriminator, directory)
         return discriminator

@@ -12,13 +12,11 @@ import tensorflow as tf
 from electra_tf.config import ElectraConfig, generator_config
 from electra_tf.models import masking
 from electra_tf.models import base
-from electra_tf.models.base import build_embeddings, build_encoder
+from electra_tf.models.base import ANY_LENGTH_INPUTS, INPUT_KEYS, build_embeddings, build_encoder
 from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.generator import ElectraGenerator
 from electra_tf.models.losses import global_sum, replica_share_of_mean
 from electra_tf.text.tokenizer import WordPieceTokenizer
-
-INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +130,7 @@ class ElectraPretrainer(keras.Model):
         self.replaced_fraction = mean(name="replaced_fraction")
         # Built at once (sequence length is free): weights exist for loading, counting and checkpoints
         # before the first batch, as for a keras-hub functional backbone.
-        self.build({key: (None, None) for key in INPUT_KEYS})
+        self.build(ANY_LENGTH_INPUTS)
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
