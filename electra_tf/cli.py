@@ -81,6 +81,11 @@ def _corpus_source():
                         tfds_data_dir=FLAGS.tfds_data_dir)
 
 
+def _config_flag() -> ElectraConfig:
+    """--config: a preset name or a JSON file."""
+    return ElectraConfig.from_preset(FLAGS.config) if FLAGS.config in PRESETS else ElectraConfig.from_json(FLAGS.config)
+
+
 def _require(*names: str) -> None:
     for name in names:
         if not getattr(FLAGS, name):
@@ -94,8 +99,7 @@ def pretrain(argv: list[str]) -> None:
     _require("output_dir")
     config = None
     if not FLAGS.init_from:
-        config = ElectraConfig.from_preset(FLAGS.config) if FLAGS.config in PRESETS else ElectraConfig.from_json(
-            FLAGS.config)
+        config = _config_flag()
     run_pretraining(PretrainingJob(
         source=_corpus_source(), output_dir=FLAGS.output_dir, config=config, mask_prob=FLAGS.mask_prob,
         vocab=FLAGS.vocab, learn_vocab_size=FLAGS.learn_vocab_size, init_from=FLAGS.init_from,
@@ -166,8 +170,7 @@ def convert(argv: list[str]) -> None:
         raise app.UsageError("--from is required (hf, tf1 or keras-hub).")
     config = None
     if FLAGS["config"].present:
-        config = ElectraConfig.from_preset(FLAGS.config) if FLAGS.config in PRESETS else ElectraConfig.from_json(
-            FLAGS.config)
+        config = _config_flag()
     kind = convert_checkpoint(FLAGS["from"].value, FLAGS.input, FLAGS.output, config=config, vocab=FLAGS.vocab,
                               generator=FLAGS.generator)
     print(f"Converted {FLAGS.input} to a {kind} model directory at {os.path.abspath(FLAGS.output)}")

@@ -5,13 +5,14 @@ Everything is read and checked before anything is written, so a failed conversio
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
 
 from electra_tf.config import ElectraConfig
 from electra_tf.convert import hf, tf1
-from electra_tf.models.base import ANY_LENGTH_INPUTS
+from electra_tf.models.base import ANY_LENGTH_INPUTS, special_token_ids
 from electra_tf.text.tokenizer import WordPieceTokenizer
 
 SOURCES = ("hf", "tf1", "keras-hub")
@@ -58,9 +59,7 @@ def convert_checkpoint(source: str, input_path: str | os.PathLike, output: str |
 def _with_vocabulary(config: ElectraConfig, tokenizer: WordPieceTokenizer) -> ElectraConfig:
     if tokenizer.vocab_size != config.vocab_size:
         raise ValueError(f"The vocabulary has {tokenizer.vocab_size} tokens but the config {config.vocab_size}.")
-    return ElectraConfig.from_dict({**config.to_dict(), "pad_token_id": tokenizer.pad_token_id,
-                                    "cls_token_id": tokenizer.cls_token_id, "sep_token_id": tokenizer.sep_token_id,
-                                    "mask_token_id": tokenizer.mask_token_id})
+    return dataclasses.replace(config, **special_token_ids(tokenizer))
 
 
 def _from_hf(directory: pathlib.Path, output: pathlib.Path) -> str:

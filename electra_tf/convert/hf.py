@@ -30,12 +30,13 @@ import numpy as np
 
 from electra_tf.config import ElectraConfig
 from electra_tf.layers.encoder import ElectraEncoder
-from electra_tf.models.base import ANY_LENGTH_INPUTS, build_embeddings, build_encoder
+from electra_tf.models.base import (ANY_LENGTH_INPUTS, build_embeddings, build_encoder, load_tokenizer,
+                                    save_tokenizer, special_token_ids)
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.generator import ElectraGenerator
 from electra_tf.text.preprocessor import ElectraPreprocessor
-from electra_tf.text.tokenizer import WordPieceTokenizer, write_vocabulary
+from electra_tf.text.tokenizer import WordPieceTokenizer
 
 # Tensors Hugging Face may store that carry no weights of ours.
 _IGNORED = ("electra.embeddings.position_ids",)
@@ -196,23 +197,9 @@ def classifier_links(classifier: ElectraClassifier, prefix: str = "electra.") ->
             *_dense("classifier.out_proj", classifier.logits)]
 
 
-def read_tokenizer(directory: str | pathlib.Path) -> WordPieceTokenizer:
-    """The WordPiece tokenizer of a Hugging Face directory (`vocab.txt`, lower-casing from tokenizer_config.json)."""
-    directory = pathlib.Path(directory)
-    if not (directory / "vocab.txt").is_file():
-        raise FileNotFoundError(f"{directory} has no vocab.txt.")
-    options = {}
-    if (directory / "tokenizer_config.json").is_file():
-        options = json.loads((directory / "tokenizer_config.json").read_text())
-    return WordPieceTokenizer(directory / "vocab.txt", lowercase=options.get("do_lower_case", True),
-                              strip_accents=options.get("strip_accents"))
-
-
 def _config_and_tokenizer(directory) -> tuple[ElectraConfig, WordPieceTokenizer]:
-    tokenizer = read_tokenizer(directory)
-    config = read_config(directory, {
-        "pad_token_id": tokenizer.pad_token_id, "cls_token_id": tokenizer.cls_token_id,
-        "sep_token_id": tokenizer.sep_token_id, "mask_token_id": tokenizer.mask_token_id})
+    tokenizer = load_tokenizer(directory)
+    config = read_config(directory, special_token_ids(tokenizer))
     if tokenizer.vocab_size != config.vocab_size:
         raise ValueError(f"{directory}: vocab.txt has {tokenizer.vocab_size} tokens but config.json says "
                          f"vocab_size={config.vocab_size}.")
@@ -275,7 +262,7 @@ def load_pretrainer(discriminator_dir, generator_dir) -> tuple:
 
     config, tokenizer = _config_and_tokenizer(discriminator_dir)
     generator_values, _ = _config_and_tokenizer(generator_dir)
-    if read_tokenizer(generator_dir).vocabulary != tokenizer.vocabulary:
+    if load_tokenizer(generator_dir).vocabulary != tokenizer.vocabulary:
         raise ValueError(f"{generator_dir} and {discriminator_dir} have different vocabularies.")
     config = dataclasses.replace(
         config, generator_hidden_size=generator_values.hidden_size / config.hidden_size,
@@ -325,10 +312,7 @@ def _save(tensors: dict[str, np.ndarray], config: ElectraConfig, tokenizer: Word
     hf_config = {key: value for key, value in config.to_dict().items() if key in _HF_CONFIG_KEYS}
     hf_config["architectures"] = [architecture]
     (directory / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n")
-    write_vocabulary(tokenizer.vocabulary, directory / "vocab.txt")
-    (directory / "tokenizer_config.json").write_text(json.dumps(
-        {"do_lower_case": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents,
-         "tokenizer_class": "ElectraTokenizer"}, indent=2) + "\n")
+    save_tokenizer(tokenizer, directory)
 
 
 # The keys of a transformers ElectraConfig (ours has more: generator size, masking, special ids).

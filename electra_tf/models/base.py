@@ -84,9 +84,7 @@ def save_model_directory(model: keras.Model, config: ElectraConfig, directory: s
     config.to_json(directory / CONFIG_FILE)
     model.save_weights(directory / WEIGHTS_FILE)
     if tokenizer is not None:
-        write_vocabulary(tokenizer.vocabulary, directory / VOCAB_FILE)
-        (directory / TOKENIZER_CONFIG_FILE).write_text(json.dumps(
-            {"do_lower_case": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents}, indent=2) + "\n")
+        save_tokenizer(tokenizer, directory)
 
 
 def load_config(directory: str | os.PathLike) -> ElectraConfig:
@@ -105,8 +103,23 @@ def load_weights(model: keras.Model, directory: str | os.PathLike) -> None:
     model.load_weights(path)
 
 
+def save_tokenizer(tokenizer: WordPieceTokenizer, directory: str | os.PathLike) -> None:
+    """Writes `vocab.txt` and `tokenizer_config.json` (the file names and keys Hugging Face uses too)."""
+    directory = pathlib.Path(directory)
+    write_vocabulary(tokenizer.vocabulary, directory / VOCAB_FILE)
+    (directory / TOKENIZER_CONFIG_FILE).write_text(json.dumps(
+        {"do_lower_case": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents,
+         "tokenizer_class": "ElectraTokenizer"}, indent=2) + "\n")
+
+
+def special_token_ids(tokenizer: WordPieceTokenizer) -> dict[str, int]:
+    """The `ElectraConfig` special-token fields as the vocabulary has them."""
+    return {"pad_token_id": tokenizer.pad_token_id, "cls_token_id": tokenizer.cls_token_id,
+            "sep_token_id": tokenizer.sep_token_id, "mask_token_id": tokenizer.mask_token_id}
+
+
 def load_tokenizer(directory: str | os.PathLike) -> WordPieceTokenizer:
-    """The tokenizer saved in a model directory."""
+    """The tokenizer saved in a model directory (ours or Hugging Face's: same file names)."""
     directory = pathlib.Path(directory)
     if not (directory / VOCAB_FILE).is_file():
         raise FileNotFoundError(f"{directory} has no {VOCAB_FILE}.")

@@ -118,10 +118,8 @@ def _initial_model(job: PretrainingJob, tokenizer: WordPieceTokenizer) -> Electr
     if job.init_from:
         config = base.load_config(job.init_from)
     else:
-        config = dataclasses.replace(
-            job.config, vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id,
-            cls_token_id=tokenizer.cls_token_id, sep_token_id=tokenizer.sep_token_id,
-            mask_token_id=tokenizer.mask_token_id)
+        config = dataclasses.replace(job.config, vocab_size=tokenizer.vocab_size,
+                                     **base.special_token_ids(tokenizer))
     if job.mask_prob is not None:
         config = dataclasses.replace(config, mask_prob=job.mask_prob)
     pretrainer = ElectraPretrainer(config, seed=job.seed, grad_accum_steps=job.grad_accum_steps)
