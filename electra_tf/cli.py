@@ -50,7 +50,8 @@ flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints (a rer
 # --- build-data ---
 flags.DEFINE_integer("num_shards", 10, "TFRecord files to write.")
 # --- finetune glue ---
-flags.DEFINE_string("task", None, "GLUE task: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli.")
+flags.DEFINE_string("task", None, "GLUE task: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli. With convert "
+                    "--from tf1: the task_specific/<task> head to load from a multi-task checkpoint.")
 flags.DEFINE_string("model_dir", None, "Pre-trained model directory to fine-tune.")
 flags.DEFINE_string("data_dir", None, "GLUE data root in the standard tsv layout (CoLA/, SST-2/, ...).")
 flags.DEFINE_boolean("tfds", False, "Read the task from TFDS (glue/<task>) instead of --data_dir.")
@@ -71,6 +72,8 @@ flags.DEFINE_enum("from", None, ["hf", "tf1", "keras-hub"], "Checkpoint kind to 
 flags.DEFINE_string("input", None, "Checkpoint to convert: HF directory, TF1 model.ckpt prefix, keras-hub preset dir.")
 flags.DEFINE_string("output", None, "Model directory to write (new or empty).")
 flags.DEFINE_string("generator", None, "With --from hf: an ElectraForMaskedLM directory; writes a pre-trainer.")
+flags.DEFINE_boolean("tagging", False, "With --from tf1: the task head is a tagger (one label per token); by "
+                     "default only the original's `chunk` task is.")
 
 
 def _corpus_source():
@@ -172,7 +175,8 @@ def convert(argv: list[str]) -> None:
     if FLAGS["config"].present:
         config = _config_flag()
     kind = convert_checkpoint(FLAGS["from"].value, FLAGS.input, FLAGS.output, config=config, vocab=FLAGS.vocab,
-                              generator=FLAGS.generator)
+                              generator=FLAGS.generator, task=FLAGS.task,
+                              tagging=True if FLAGS.tagging else None)
     print(f"Converted {FLAGS.input} to a {kind} model directory at {os.path.abspath(FLAGS.output)}")
 
 

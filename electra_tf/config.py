@@ -64,6 +64,8 @@ class ElectraConfig:
     # --- Generator (fractions of the discriminator, as `get_generator_config` in the original) ---
     generator_hidden_size: float = 0.25  # paper Small 1/4, Base 1/3, Large 1/4; released Small++ 1.0
     generator_layers: float = 1.0  # the original scales width, not depth
+    # The paper's ablation: the generator gets its own embeddings (of its hidden size), not the shared ones.
+    untied_generator_embeddings: bool = False
     # --- Pre-training objective ---
     mask_prob: float = 0.15  # share of tokens the generator predicts (0.25 for Large)
     mask_token_rate: float = 0.85  # of those, share replaced by [MASK]; the rest keep the token (0% random)
@@ -157,12 +159,14 @@ def generator_config(config: ElectraConfig) -> ElectraConfig:
     """The generator's architecture, derived from the discriminator's as `get_generator_config` does.
 
     hidden = round(H * generator_hidden_size), heads = max(1, hidden // 64), FFN = 4 * hidden,
-    layers = round(L * generator_layers); embeddings (and so `embedding_size`) are shared.
+    layers = round(L * generator_layers); embeddings (and so `embedding_size`) are shared, unless
+    `untied_generator_embeddings`, when the generator's own are of its hidden size (no projection).
     """
     hidden = round(config.hidden_size * config.generator_hidden_size)
     return dataclasses.replace(
         config,
         hidden_size=hidden,
+        embedding_size=hidden if config.untied_generator_embeddings else config.embedding_size,
         num_attention_heads=max(1, hidden // 64),
         intermediate_size=4 * hidden,
         num_hidden_layers=round(config.num_hidden_layers * config.generator_layers),

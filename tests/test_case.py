@@ -40,4 +40,5 @@ def run_config_round_trip(layer: keras.layers.Layer, *call_args, **call_kwargs) 
     assert clone.get_config() == layer.get_config()
     clone.set_weights(layer.get_weights())
     actual = clone(*call_args, **call_kwargs)
-    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), atol=1e-6)
+    for a, b in zip(keras.tree.flatten(actual), keras.tree.flatten(expected), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)

@@ -20,8 +20,10 @@ SOURCES = ("hf", "tf1", "keras-hub")
 
 def convert_checkpoint(source: str, input_path: str | os.PathLike, output: str | os.PathLike,
                        config: ElectraConfig | None = None, vocab: str | os.PathLike | None = None,
-                       generator: str | os.PathLike | None = None) -> str:
-    """Converts and writes `output`; returns what it wrote (`pretrainer`, `discriminator` or `classifier`).
+                       generator: str | os.PathLike | None = None, task: str | None = None,
+                       tagging: bool | None = None) -> str:
+    """Converts and writes `output`; returns the task type of what it wrote (`pretraining`, `discriminator`,
+    `generator`, `backbone`, `classification`, `token_classification` or `question_answering`).
 
     Args:
         source: `hf` (a transformers directory with model.safetensors), `tf1` (an original `model.ckpt-*`
@@ -32,6 +34,8 @@ def convert_checkpoint(source: str, input_path: str | os.PathLike, output: str |
         vocab: the vocabulary file, for TF1 checkpoints.
         generator: with `hf`, an ElectraForMaskedLM directory to combine with the discriminator into a
             pre-trainer (embeddings re-tied), for continued pre-training.
+        task, tagging: with `tf1`, which `task_specific/<task>` head to load and whether it is a tagger
+            (see `tf1.load_model`).
     """
     if source not in SOURCES:
         raise ValueError(f"Unknown source {source!r}; choose one of {SOURCES}.")
@@ -43,16 +47,11 @@ def convert_checkpoint(source: str, input_path: str | os.PathLike, output: str |
             raise ValueError("Combining a generator with a discriminator is supported for Hugging Face directories.")
         pretrainer, tokenizer = hf.load_pretrainer(input_path, generator)
         pretrainer.save_pretrained(output, tokenizer)
-        return "pretrainer"
+        return pretrainer.TASK_TYPE
     if source == "hf":
         return _from_hf(pathlib.Path(input_path), output)
     if source == "tf1":
-        if config is None or vocab is None:
-            raise ValueError("A TF1 checkpoint carries no config or vocabulary: give both.")
-        tokenizer = WordPieceTokenizer(vocab)
-        config = _with_vocabulary(config, tokenizer)
-        tf1.load_discriminator(input_path, config).save_pretrained(output, config, tokenizer)
-        return "discriminator"
+        return _from_tf1(input_path, output, config, vocab, task, tagging)
     return _from_keras_hub(pathlib.Path(input_path), output)
 
 
@@ -62,24 +61,43 @@ def _with_vocabulary(config: ElectraConfig, tokenizer: WordPieceTokenizer) -> El
     return dataclasses.replace(config, **special_token_ids(tokenizer))
 
 
+# Hugging Face architectures -> the loader that reads them.
+_HF_LOADERS = {
+    "ElectraForPreTraining": hf.load_discriminator,
+    "ElectraForMaskedLM": hf.load_generator,
+    "ElectraModel": hf.load_backbone,
+    "ElectraForSequenceClassification": hf.load_classifier,
+    "ElectraForTokenClassification": hf.load_token_classifier,
+    "ElectraForQuestionAnswering": hf.load_question_answerer,
+}
+
+
 def _from_hf(directory: pathlib.Path, output: pathlib.Path) -> str:
     config_file = directory / "config.json"
     if not config_file.is_file():
         raise FileNotFoundError(f"{directory} has no config.json.")
-    values = json.loads(config_file.read_text())
-    architecture = (values.get("architectures") or ["?"])[0]
-    if architecture == "ElectraForPreTraining":
-        discriminator, config, tokenizer = hf.load_discriminator(directory)
-        discriminator.save_pretrained(output, config, tokenizer)
-        return "discriminator"
-    if architecture == "ElectraForSequenceClassification":
-        classifier, config, tokenizer = hf.load_classifier(directory)
-        id2label = values.get("id2label") or {}
-        labels = [id2label.get(str(i), str(i)) for i in range(classifier.num_labels)]
-        classifier.save_pretrained(output, config, tokenizer, label_names=labels)
-        return "classifier"
-    raise ValueError(f"{directory} holds a {architecture}; convert an ElectraForPreTraining (discriminator) or "
-                     "an ElectraForSequenceClassification.")
+    architecture = (json.loads(config_file.read_text()).get("architectures") or ["?"])[0]
+    if architecture not in _HF_LOADERS:
+        raise ValueError(f"{directory} holds a {architecture}; the ELECTRA architectures converted are "
+                         f"{sorted(_HF_LOADERS)}.")
+    model, config, tokenizer = _HF_LOADERS[architecture](directory)
+    task_info = {"label_names": hf.label_names(directory, model.num_labels)} if hasattr(model, "num_labels") else {}
+    model.save_pretrained(output, config, tokenizer, **task_info)
+    return model.TASK_TYPE
+
+
+def _from_tf1(path, output: pathlib.Path, config: ElectraConfig | None, vocab, task: str | None,
+              tagging: bool | None) -> str:
+    if config is None or vocab is None:
+        raise ValueError("A TF1 checkpoint carries no config or vocabulary: give both.")
+    tokenizer = WordPieceTokenizer(vocab)
+    config = _with_vocabulary(config, tokenizer)
+    converted = tf1.load_model(path, config, task=task, tagging=tagging)
+    if converted.model.TASK_TYPE == "pretraining":  # the pre-trainer holds its config
+        converted.model.save_pretrained(output, tokenizer)
+    else:
+        converted.model.save_pretrained(output, config, tokenizer, **converted.task_info)
+    return converted.model.TASK_TYPE
 
 
 def _from_keras_hub(preset: pathlib.Path, output: pathlib.Path) -> str:
@@ -98,4 +116,4 @@ def _from_keras_hub(preset: pathlib.Path, output: pathlib.Path) -> str:
     discriminator = ElectraDiscriminator(encoder)
     discriminator.build(ANY_LENGTH_INPUTS)
     discriminator.save_pretrained(output, config, tokenizer)
-    return "discriminator"
+    return discriminator.TASK_TYPE

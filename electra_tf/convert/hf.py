@@ -32,9 +32,12 @@ from electra_tf.config import ElectraConfig
 from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.models.base import (ANY_LENGTH_INPUTS, build_embeddings, build_encoder, load_tokenizer,
                                     save_tokenizer, special_token_ids)
+from electra_tf.models.backbone import ElectraBackbone
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.generator import ElectraGenerator
+from electra_tf.models.question_answerer import ElectraQuestionAnswerer
+from electra_tf.models.token_classifier import ElectraTokenClassifier
 from electra_tf.text.preprocessor import ElectraPreprocessor
 from electra_tf.text.tokenizer import WordPieceTokenizer
 
@@ -69,7 +72,8 @@ def _link(name: str, variable: keras.Variable, layout: str) -> WeightLink:
     return WeightLink(name, variable, to_keras, to_hf)
 
 
-def _dense(prefix: str, layer: keras.layers.Layer, layout: str = "linear") -> list[WeightLink]:
+def dense_links(prefix: str, layer: keras.layers.Layer, layout: str = "linear") -> list[WeightLink]:
+    """`prefix.weight` and `prefix.bias` of a Dense (or attention projection) layer."""
     bias_layout = "attention_bias" if layer.bias.ndim == 2 else "same"
     return [_link(f"{prefix}.weight", layer.kernel, layout), _link(f"{prefix}.bias", layer.bias, bias_layout)]
 
@@ -89,19 +93,19 @@ def encoder_links(encoder: ElectraEncoder, prefix: str = "electra.") -> list[Wei
         *_layer_norm(f"{prefix}embeddings.LayerNorm", embeddings.layer_norm),
     ]
     if encoder.embeddings_projection is not None:
-        links += _dense(f"{prefix}embeddings_project", encoder.embeddings_projection)
+        links += dense_links(f"{prefix}embeddings_project", encoder.embeddings_projection)
     for i, block in enumerate(encoder.transformer_layers):
         layer = f"{prefix}encoder.layer.{i}"
         # keras-hub's TransformerEncoder keeps its sublayers in private attributes (pinned keras-hub version).
         attention = block._self_attention_layer
         links += [
-            *_dense(f"{layer}.attention.self.query", attention.query_dense, "attention_in"),
-            *_dense(f"{layer}.attention.self.key", attention.key_dense, "attention_in"),
-            *_dense(f"{layer}.attention.self.value", attention.value_dense, "attention_in"),
-            *_dense(f"{layer}.attention.output.dense", attention.output_dense, "attention_out"),
+            *dense_links(f"{layer}.attention.self.query", attention.query_dense, "attention_in"),
+            *dense_links(f"{layer}.attention.self.key", attention.key_dense, "attention_in"),
+            *dense_links(f"{layer}.attention.self.value", attention.value_dense, "attention_in"),
+            *dense_links(f"{layer}.attention.output.dense", attention.output_dense, "attention_out"),
             *_layer_norm(f"{layer}.attention.output.LayerNorm", block._self_attention_layer_norm),
-            *_dense(f"{layer}.intermediate.dense", block._feedforward_intermediate_dense),
-            *_dense(f"{layer}.output.dense", block._feedforward_output_dense),
+            *dense_links(f"{layer}.intermediate.dense", block._feedforward_intermediate_dense),
+            *dense_links(f"{layer}.output.dense", block._feedforward_output_dense),
             *_layer_norm(f"{layer}.output.LayerNorm", block._feedforward_layer_norm),
         ]
     return links
@@ -178,13 +182,13 @@ def _prefix(tensors: dict[str, np.ndarray]) -> str:
 
 def discriminator_links(discriminator: ElectraDiscriminator, prefix: str = "electra.") -> list[WeightLink]:
     head = discriminator.head
-    return [*encoder_links(discriminator.encoder, prefix), *_dense("discriminator_predictions.dense", head.dense),
-            *_dense("discriminator_predictions.dense_prediction", head.dense_prediction)]
+    return [*encoder_links(discriminator.encoder, prefix), *dense_links("discriminator_predictions.dense", head.dense),
+            *dense_links("discriminator_predictions.dense_prediction", head.dense_prediction)]
 
 
 def generator_links(generator: ElectraGenerator, prefix: str = "electra.") -> list[WeightLink]:
     head = generator.head
-    return [*encoder_links(generator.encoder, prefix), *_dense("generator_predictions.dense", head.dense),
+    return [*encoder_links(generator.encoder, prefix), *dense_links("generator_predictions.dense", head.dense),
             *_layer_norm("generator_predictions.LayerNorm", head.layer_norm),
             _link("generator_lm_head.bias", head.output_bias, "same")]
 
@@ -193,8 +197,19 @@ def classifier_links(classifier: ElectraClassifier, prefix: str = "electra.") ->
     if classifier.head != "huggingface":
         raise ValueError("Hugging Face classifiers have the two-layer head: build the classifier with "
                          "head='huggingface'.")
-    return [*encoder_links(classifier.encoder, prefix), *_dense("classifier.dense", classifier.dense),
-            *_dense("classifier.out_proj", classifier.logits)]
+    return [*encoder_links(classifier.encoder, prefix), *dense_links("classifier.dense", classifier.dense),
+            *dense_links("classifier.out_proj", classifier.logits)]
+
+
+def token_classifier_links(tagger: ElectraTokenClassifier, prefix: str = "electra.") -> list[WeightLink]:
+    return [*encoder_links(tagger.encoder, prefix), *dense_links("classifier", tagger.logits)]
+
+
+def question_answerer_links(reader: ElectraQuestionAnswerer, prefix: str = "electra.") -> list[WeightLink]:
+    if reader.head != "huggingface":
+        raise ValueError("Hugging Face question answering has a single Dense(2) head: build the model with "
+                         "head='huggingface'.")
+    return [*encoder_links(reader.encoder, prefix), *dense_links("qa_outputs", reader.span_logits)]
 
 
 def _config_and_tokenizer(directory) -> tuple[ElectraConfig, WordPieceTokenizer]:
@@ -206,48 +221,85 @@ def _config_and_tokenizer(directory) -> tuple[ElectraConfig, WordPieceTokenizer]
     return config, tokenizer
 
 
-def _built_encoder(config: ElectraConfig) -> ElectraEncoder:
+def built_encoder(config: ElectraConfig) -> ElectraEncoder:
+    """A new encoder of `config`'s size with its weights created (to be assigned)."""
     encoder = build_encoder(config, build_embeddings(config))
     encoder.build(ANY_LENGTH_INPUTS)
     return encoder
 
 
-def load_discriminator(directory) -> tuple[ElectraDiscriminator, ElectraConfig, WordPieceTokenizer]:
-    """An `ElectraForPreTraining` directory as an `ElectraDiscriminator` (with its RTD head)."""
+def _load(directory, make_model: Callable[[ElectraEncoder, dict], keras.Model],
+          links_of: Callable[[keras.Model, str], list[WeightLink]]) -> tuple:
+    """(model, config, tokenizer) of a Hugging Face directory: `make_model(encoder, tensors)` builds the
+    model, `links_of(model, prefix)` names its weights."""
     config, tokenizer = _config_and_tokenizer(directory)
     tensors = read_safetensors(directory)
-    discriminator = ElectraDiscriminator(_built_encoder(config))
-    discriminator.build(ANY_LENGTH_INPUTS)
-    assign(discriminator_links(discriminator, _prefix(tensors)), tensors, str(directory))
-    return discriminator, config, tokenizer
+    model = make_model(built_encoder(config), tensors)
+    if not model.built:
+        model.build(ANY_LENGTH_INPUTS)
+    assign(links_of(model, _prefix(tensors)), tensors, str(directory))
+    return model, config, tokenizer
+
+
+def _head_size(tensors: dict[str, np.ndarray], name: str, directory, head: str) -> int:
+    if name not in tensors:
+        raise ValueError(f"{directory} holds no {head} head ({name} is missing).")
+    return tensors[name].shape[0]
+
+
+def load_backbone(directory) -> tuple[ElectraBackbone, ElectraConfig, WordPieceTokenizer]:
+    """An `ElectraModel` directory (no head) as an `ElectraBackbone`."""
+    return _load(directory, lambda encoder, tensors: ElectraBackbone(encoder),
+                 lambda backbone, prefix: encoder_links(backbone.encoder, prefix))
+
+
+def load_discriminator(directory) -> tuple[ElectraDiscriminator, ElectraConfig, WordPieceTokenizer]:
+    """An `ElectraForPreTraining` directory as an `ElectraDiscriminator` (with its RTD head)."""
+    return _load(directory, lambda encoder, tensors: ElectraDiscriminator(encoder), discriminator_links)
 
 
 def load_generator(directory) -> tuple[ElectraGenerator, ElectraConfig, WordPieceTokenizer]:
     """An `ElectraForMaskedLM` directory as an `ElectraGenerator` (its softmax tied to its word embeddings)."""
-    config, tokenizer = _config_and_tokenizer(directory)
-    tensors = read_safetensors(directory)
-    prefix = _prefix(tensors)
-    tied = tensors.pop("generator_lm_head.weight", None)
-    if tied is not None and not np.array_equal(tied, tensors[f"{prefix}embeddings.word_embeddings.weight"]):
-        raise ValueError(f"{directory}: generator_lm_head.weight is not tied to the word embeddings; "
-                         "ELECTRA's generator shares them.")
-    generator = ElectraGenerator(_built_encoder(config))
-    generator.build(ANY_LENGTH_INPUTS)
-    assign(generator_links(generator, prefix), tensors, str(directory))
-    return generator, config, tokenizer
+    def make_generator(encoder, tensors):
+        tied = tensors.pop("generator_lm_head.weight", None)
+        embeddings = tensors.get(f"{_prefix(tensors)}embeddings.word_embeddings.weight")
+        if tied is not None and not np.array_equal(tied, embeddings):
+            raise ValueError(f"{directory}: generator_lm_head.weight is not tied to the word embeddings; "
+                             "ELECTRA's generator shares them.")
+        return ElectraGenerator(encoder)
+
+    return _load(directory, make_generator, generator_links)
 
 
 def load_classifier(directory, max_length: int = 128) -> tuple[ElectraClassifier, ElectraConfig, WordPieceTokenizer]:
     """An `ElectraForSequenceClassification` directory as an `ElectraClassifier` with the Hugging Face head."""
-    config, tokenizer = _config_and_tokenizer(directory)
-    tensors = read_safetensors(directory)
-    num_labels = tensors["classifier.out_proj.bias"].shape[0] if "classifier.out_proj.bias" in tensors else None
-    if num_labels is None:
-        raise ValueError(f"{directory} holds no sequence-classification head (classifier.out_proj).")
-    classifier = ElectraClassifier(_built_encoder(config), num_labels, head="huggingface",
-                                   preprocessor=ElectraPreprocessor(tokenizer, max_length))
-    assign(classifier_links(classifier, _prefix(tensors)), tensors, str(directory))
-    return classifier, config, tokenizer
+    tokenizer = load_tokenizer(directory)
+    return _load(directory, lambda encoder, tensors: ElectraClassifier(
+        encoder, _head_size(tensors, "classifier.out_proj.bias", directory, "sequence-classification"),
+        head="huggingface", preprocessor=ElectraPreprocessor(tokenizer, max_length)), classifier_links)
+
+
+def load_token_classifier(directory) -> tuple[ElectraTokenClassifier, ElectraConfig, WordPieceTokenizer]:
+    """An `ElectraForTokenClassification` directory as an `ElectraTokenClassifier`."""
+    return _load(directory, lambda encoder, tensors: ElectraTokenClassifier(
+        encoder, _head_size(tensors, "classifier.bias", directory, "token-classification")), token_classifier_links)
+
+
+def load_question_answerer(directory) -> tuple[ElectraQuestionAnswerer, ElectraConfig, WordPieceTokenizer]:
+    """An `ElectraForQuestionAnswering` directory as an `ElectraQuestionAnswerer` with the Hugging Face head."""
+    def make_reader(encoder, tensors):
+        if _head_size(tensors, "qa_outputs.bias", directory, "question-answering") != 2:
+            raise ValueError(f"{directory}: qa_outputs has {tensors['qa_outputs.bias'].shape[0]} outputs, not 2 "
+                             "(start, end).")
+        return ElectraQuestionAnswerer(encoder, head="huggingface")
+
+    return _load(directory, make_reader, question_answerer_links)
+
+
+def label_names(directory, num_labels: int) -> list[str]:
+    """The label names of a Hugging Face directory's `id2label` (the index when a label has no name)."""
+    id2label = json.loads((pathlib.Path(directory) / "config.json").read_text()).get("id2label") or {}
+    return [id2label.get(str(i), str(i)) for i in range(num_labels)]
 
 
 def load_pretrainer(discriminator_dir, generator_dir) -> tuple:

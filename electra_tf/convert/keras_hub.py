@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras_hub
 
 from electra_tf.config import ElectraConfig
-from electra_tf.convert.hf import _built_encoder
+from electra_tf.convert.hf import built_encoder
 from electra_tf.layers.encoder import ElectraEncoder
 
 
@@ -37,7 +37,7 @@ def from_keras_hub(backbone: keras_hub.models.ElectraBackbone,
         intermediate_size=backbone.intermediate_dim, hidden_dropout_prob=backbone.dropout,
         attention_probs_dropout_prob=backbone.dropout, max_position_embeddings=backbone.max_sequence_length,
         type_vocab_size=backbone.num_segments, **config_overrides)
-    encoder = _built_encoder(config)
+    encoder = built_encoder(config)
     for ours, theirs in _pairs(encoder, backbone):
         ours.set_weights(theirs.get_weights())
     return encoder, config

@@ -4,23 +4,50 @@ The TF1 names are the Hugging Face names in another spelling (`electra/encoder/l
 kernel` for `electra.encoder.layer.0.attention.self.query.weight`), with dense kernels stored [in, out]
 instead of [out, in]; this module renames and transposes them, then loads through `convert.hf`'s checked
 assignment. Optimizer slots (`adam_m`, `adam_v`) and `global_step` are skipped.
+
+What a checkpoint holds decides what it becomes (`load_model`): fine-tuned task heads under
+`task_specific/<task>/` give a classifier, tagger or question answerer; a generator gives a pre-trainer;
+`discriminator_predictions/` a discriminator; the encoder alone a backbone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from electra_tf.config import ElectraConfig
 from electra_tf.convert import hf
+from electra_tf.models.backbone import ElectraBackbone
 from electra_tf.models.base import ANY_LENGTH_INPUTS
+from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.question_answerer import ElectraQuestionAnswerer
+from electra_tf.models.token_classifier import ElectraTokenClassifier
 
 _SKIPPED = re.compile(r"(adam_[mv]$|^global_step$)")
+_TASK_SCOPE = re.compile(r"^task_specific/([^/]+)/")
+
+# The original's GLUE task names -> ours. Its label order is ours except MNLI's, and it trained STS-B on
+# score / 5 (finetune/classification/classification_tasks.py).
+_GLUE_TASKS = {"cola": "cola", "sst": "sst2", "mrpc": "mrpc", "sts": "stsb", "qqp": "qqp", "mnli": "mnli",
+               "qnli": "qnli", "rte": "rte"}
+_ORIGINAL_LABEL_ORDER = {"mnli": ("contradiction", "entailment", "neutral")}
+_STS_SCALE = 5.0
+_TAGGING_TASKS = ("chunk",)  # the original's tagging tasks; its classification and QA heads differ in shape
+
+
+@dataclasses.dataclass(frozen=True)
+class Converted:
+    """A model loaded from a TF1 checkpoint, and the task details its `save_pretrained` records."""
+
+    model: keras.Model
+    task_info: dict = dataclasses.field(default_factory=dict)
 
 
 def tf1_name(hf_name: str) -> str:
@@ -44,10 +71,46 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
             for name in reader.get_variable_to_shape_map() if not _SKIPPED.search(name)}
 
 
+def load_model(path: str | os.PathLike, config: ElectraConfig, task: str | None = None,
+               tagging: bool | None = None) -> Converted:
+    """Whatever a TF1 checkpoint holds, as our model (see the module docstring).
+
+    Args:
+        path: the checkpoint prefix (or its directory).
+        config: the architecture (TF1 checkpoints carry none); for a pre-training checkpoint it must give
+            the generator's size and `untied_generator_embeddings`.
+        task: the `task_specific/<task>` head to load from a multi-task checkpoint.
+        tagging: whether a one-layer `task_specific/<task>/dense` head is a tagger (one label per token)
+            or a classifier; by default, a tagger only for the original's tagging tasks (`chunk`).
+    """
+    tensors = read_checkpoint(path)
+    tasks = sorted({match.group(1) for match in map(_TASK_SCOPE.match, tensors) if match})
+    if tasks:
+        if task is None and len(tasks) > 1:
+            raise ValueError(f"{path} holds the heads of several tasks {tasks}: choose one with task.")
+        task = task or tasks[0]
+        if task not in tasks:
+            raise ValueError(f"{path} has no task_specific/{task}/ head; it has {tasks}.")
+        tensors = {name: value for name, value in tensors.items()
+                   if not name.startswith("task_specific/") or name.startswith(f"task_specific/{task}/")}
+        if f"task_specific/{task}/qa_hidden/kernel" in tensors:
+            return Converted(_load_question_answerer(tensors, config, task, path), {"task": task})
+        if tagging or (tagging is None and task in _TAGGING_TASKS):
+            return Converted(_load_tagger(tensors, config, task, path), {"task": task})
+        return _load_classifier(tensors, config, task, path)
+    if any(name.startswith("generator/") for name in tensors):
+        return Converted(_load_pretrainer(tensors, config, path))
+    if any(name.startswith("discriminator_predictions/") for name in tensors):
+        return Converted(load_discriminator(path, config))
+    backbone = ElectraBackbone(hf.built_encoder(config))
+    _assign(hf.encoder_links(backbone.encoder), tensors, path)
+    return Converted(backbone)
+
+
 def load_discriminator(path: str | os.PathLike, config: ElectraConfig) -> ElectraDiscriminator:
     """The discriminator (encoder `electra/*` + `discriminator_predictions/*`) of a TF1 checkpoint; the
     generator's variables, if any, are ignored."""
-    discriminator = ElectraDiscriminator(hf._built_encoder(config))
+    discriminator = ElectraDiscriminator(hf.built_encoder(config))
     discriminator.build(ANY_LENGTH_INPUTS)
     tensors = {name: value for name, value in read_checkpoint(path).items() if not name.startswith("generator")}
     _assign(hf.discriminator_links(discriminator), tensors, path)
@@ -57,19 +120,75 @@ def load_discriminator(path: str | os.PathLike, config: ElectraConfig) -> Electr
 def load_pretrainer(path: str | os.PathLike, config: ElectraConfig) -> ElectraPretrainer:
     """Generator, discriminator and both heads of a TF1 pre-training checkpoint, embeddings shared as trained.
 
-    `config` must give the generator's size (`generator_hidden_size`, e.g. 1.0 for the released Small++).
+    `config` must give the generator's size (`generator_hidden_size`, e.g. 1.0 for the released Small++)
+    and whether its embeddings were untied (`untied_generator_embeddings`).
     """
-    tensors = read_checkpoint(path)
+    return _load_pretrainer(read_checkpoint(path), config, path)
+
+
+def _load_pretrainer(tensors: dict[str, np.ndarray], config: ElectraConfig, path) -> ElectraPretrainer:
     if not any(name.startswith("generator/") for name in tensors):
         raise ValueError(f"{path} holds no generator: load its discriminator with load_discriminator.")
-    if any(name.startswith("generator/embeddings/") for name in tensors):
-        raise ValueError(f"{path} has untied generator embeddings (untied_generator_embeddings=True), "
-                         "which this package does not support.")
+    untied = any(name.startswith("generator/embeddings/") for name in tensors)
+    if untied != config.untied_generator_embeddings:
+        raise ValueError(f"{path} has {'untied' if untied else 'shared'} generator embeddings: set "
+                         f"untied_generator_embeddings={untied} in the config.")
     pretrainer = ElectraPretrainer(config)
-    generator_links = [link for link in hf.generator_links(pretrainer.generator, prefix="generator.")
-                       if not link.name.startswith("generator.embeddings.")]  # shared: electra/embeddings/*
+    generator_links = hf.generator_links(pretrainer.generator, prefix="generator.")
+    if not untied:  # shared: they are electra/embeddings/*, loaded with the discriminator
+        generator_links = [link for link in generator_links if not link.name.startswith("generator.embeddings.")]
     _assign(hf.discriminator_links(pretrainer.discriminator) + generator_links, tensors, path)
     return pretrainer
+
+
+def _load_classifier(tensors: dict[str, np.ndarray], config: ElectraConfig, task: str, path) -> Converted:
+    from electra_tf.data.glue import get_task
+
+    num_labels = _output_size(tensors, f"task_specific/{task}/dense", path)
+    classifier = ElectraClassifier(hf.built_encoder(config), num_labels)
+    _assign(hf.encoder_links(classifier.encoder) + hf.dense_links(f"task_specific.{task}.dense", classifier.logits),
+            tensors, path)
+    if task not in _GLUE_TASKS:
+        return Converted(classifier, {"task": task})
+    glue_task = get_task(_GLUE_TASKS[task])
+    kernel, bias = classifier.logits.kernel, classifier.logits.bias
+    if glue_task.is_regression:
+        kernel.assign(kernel * _STS_SCALE)  # predict the score itself, as our STS-B targets are
+        bias.assign(bias * _STS_SCALE)
+    elif task in _ORIGINAL_LABEL_ORDER:  # reorder the logits to our label ids
+        order = [_ORIGINAL_LABEL_ORDER[task].index(label) for label in glue_task.label_names]
+        kernel.assign(tf.gather(kernel, order, axis=1))
+        bias.assign(tf.gather(bias, order))
+    return Converted(classifier, {"task": glue_task.name, "label_names": glue_task.label_names,
+                                  "text_pair": glue_task.is_pair})
+
+
+def _load_tagger(tensors: dict[str, np.ndarray], config: ElectraConfig, task: str, path) -> ElectraTokenClassifier:
+    tagger = ElectraTokenClassifier(hf.built_encoder(config), _output_size(tensors, f"task_specific/{task}/dense", path))
+    _assign(hf.encoder_links(tagger.encoder) + hf.dense_links(f"task_specific.{task}.dense", tagger.logits), tensors, path)
+    return tagger
+
+
+def _load_question_answerer(tensors: dict[str, np.ndarray], config: ElectraConfig, task: str,
+                            path) -> ElectraQuestionAnswerer:
+    scope = f"task_specific/{task}"
+    reader = ElectraQuestionAnswerer(hf.built_encoder(config), head="original",
+                                     head_hidden_size=_output_size(tensors, f"{scope}/qa_hidden", path))
+    # The original's tf.layers names: start `dense`, then `qa_hidden` and `dense_1` (end), then the
+    # answerability classifier's `dense_2` and `dense_3`. Links take Hugging Face-style names, which
+    # `tf1_name` spells task_specific/<task>/<layer>/{kernel,bias}.
+    prefix = f"task_specific.{task}"
+    head = [*hf.dense_links(f"{prefix}.dense", reader.start_logits), *hf.dense_links(f"{prefix}.qa_hidden", reader.end_hidden),
+            *hf.dense_links(f"{prefix}.dense_1", reader.end_logits), *hf.dense_links(f"{prefix}.dense_2", reader.answerable_hidden),
+            *hf.dense_links(f"{prefix}.dense_3", reader.answerable_logits)]
+    _assign(hf.encoder_links(reader.encoder) + head, tensors, path)
+    return reader
+
+
+def _output_size(tensors: dict[str, np.ndarray], scope: str, path) -> int:
+    if f"{scope}/bias" not in tensors:
+        raise ValueError(f"{path} has no {scope}/bias, which a head of this task needs.")
+    return tensors[f"{scope}/bias"].shape[0]
 
 
 def _assign(links: list[hf.WeightLink], tensors: dict[str, np.ndarray], path) -> None:

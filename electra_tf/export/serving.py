@@ -19,7 +19,6 @@ format. Nothing of electra_tf is needed to load or serve the result: `tf.saved_m
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import shutil
@@ -30,7 +29,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from electra_tf.models import base
 from electra_tf.models.base import INPUT_KEYS
-from electra_tf.models.classifier import TASK_FILE, ElectraClassifier
+from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.text.tokenizer import write_vocabulary
 
 SIGNATURES = ("serving_default", "predict_ids", "serve_examples")
@@ -120,13 +119,14 @@ def export_classifier(model_dir: str | os.PathLike, export_dir: str | os.PathLik
     """Exports a fine-tuned classifier directory to `export_dir/<version>/`; returns that path.
 
     Raises:
-        ValueError: the directory holds no fine-tuned classifier (no `task.json`), its vocabulary does not
+        ValueError: the directory holds no fine-tuned classifier, its vocabulary does not
             match the model, or the version already exists (never overwritten).
     """
     model_dir = pathlib.Path(model_dir)
-    if not (model_dir / TASK_FILE).is_file():
-        raise ValueError(f"{model_dir} holds no fine-tuned model ({TASK_FILE} is missing): fine-tune it first.")
-    task_info = json.loads((model_dir / TASK_FILE).read_text())
+    task_info = base.read_task_info(model_dir)
+    if task_info["task_type"] != ElectraClassifier.TASK_TYPE:
+        raise ValueError(f"{model_dir} holds a {task_info['task_type']!r} model, not a fine-tuned classifier: "
+                         "fine-tune it first (raw-text export serves classifiers).")
     config, tokenizer = base.load_config(model_dir), base.load_tokenizer(model_dir)
     if tokenizer.vocab_size != config.vocab_size:
         raise ValueError(f"{model_dir}: the vocabulary has {tokenizer.vocab_size} tokens but the model "

@@ -72,11 +72,13 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 VOCAB_FILE = "vocab.txt"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+TASK_FILE = "task.json"  # what the weights are: {"task_type": ..., and the head's settings}
 
 
 def save_model_directory(model: keras.Model, config: ElectraConfig, directory: str | os.PathLike,
-                         tokenizer: WordPieceTokenizer | None = None) -> None:
-    """Writes `config.json`, `model.weights.h5` and, with a tokenizer, `vocab.txt` + `tokenizer_config.json`."""
+                         tokenizer: WordPieceTokenizer | None = None, task_info: dict | None = None) -> None:
+    """Writes `config.json`, `model.weights.h5`, with a tokenizer `vocab.txt` + `tokenizer_config.json`, and
+    with `task_info` (`{"task_type": ..., ...}`) `task.json`; a pre-trainer's directory has no `task.json`."""
     if tokenizer is not None and tokenizer.vocab_size != config.vocab_size:
         raise ValueError(f"The tokenizer has {tokenizer.vocab_size} tokens but the model {config.vocab_size}.")
     directory = pathlib.Path(directory)
@@ -85,6 +87,48 @@ def save_model_directory(model: keras.Model, config: ElectraConfig, directory: s
     model.save_weights(directory / WEIGHTS_FILE)
     if tokenizer is not None:
         save_tokenizer(tokenizer, directory)
+    if task_info is not None:
+        (directory / TASK_FILE).write_text(json.dumps(task_info, indent=2) + "\n")
+
+
+def read_task_info(directory: str | os.PathLike) -> dict:
+    """What a model directory holds: its `task.json`, or a pre-trainer (generator + discriminator) without one."""
+    task_file = pathlib.Path(directory) / TASK_FILE
+    return json.loads(task_file.read_text()) if task_file.is_file() else {"task_type": "pretraining"}
+
+
+def load_encoder(directory: str | os.PathLike) -> ElectraEncoder:
+    """A new encoder holding the weights of the one in any model directory: a pre-trainer's discriminator,
+    a discriminator, generator or backbone, or a fine-tuned model (its head is left behind).
+
+    The encoder is a copy, not shared with anything (a pre-trainer's towers share their embeddings).
+    """
+    model = model_class(read_task_info(directory)["task_type"]).from_pretrained(directory)
+    source = model.discriminator.encoder if hasattr(model, "discriminator") else model.encoder
+    config = load_config(directory)
+    encoder = build_encoder(config, build_embeddings(config))
+    encoder.build(ANY_LENGTH_INPUTS)
+    encoder.set_weights(source.get_weights())
+    return encoder
+
+
+def model_class(task_type: str) -> type:
+    """The model class that reads directories of `task_type`."""
+    # Imported here: every model module imports this one.
+    from electra_tf.models.backbone import ElectraBackbone
+    from electra_tf.models.classifier import ElectraClassifier
+    from electra_tf.models.discriminator import ElectraDiscriminator
+    from electra_tf.models.generator import ElectraGenerator
+    from electra_tf.models.pretrainer import ElectraPretrainer
+    from electra_tf.models.question_answerer import ElectraQuestionAnswerer
+    from electra_tf.models.token_classifier import ElectraTokenClassifier
+
+    classes = {model.TASK_TYPE: model for model in (
+        ElectraPretrainer, ElectraDiscriminator, ElectraGenerator, ElectraBackbone, ElectraClassifier,
+        ElectraTokenClassifier, ElectraQuestionAnswerer)}
+    if task_type not in classes:
+        raise ValueError(f"Unknown task_type {task_type!r} in {TASK_FILE}; known: {sorted(classes)}.")
+    return classes[task_type]
 
 
 def load_config(directory: str | os.PathLike) -> ElectraConfig:

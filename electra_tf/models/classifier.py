@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 from typing import Sequence
@@ -14,25 +13,7 @@ from electra_tf.models import base
 from electra_tf.text.preprocessor import ElectraPreprocessor
 from electra_tf.text.tokenizer import WordPieceTokenizer
 
-TASK_FILE = "task.json"
 HEADS = ("original", "huggingface")
-
-
-def read_task_info(directory: str | os.PathLike) -> dict:
-    """What a model directory holds: its `task.json`, or a pre-trainer (generator + discriminator) without one."""
-    task_file = pathlib.Path(directory) / TASK_FILE
-    return json.loads(task_file.read_text()) if task_file.is_file() else {"task_type": "pretraining"}
-
-
-def _pretrained_discriminator(directory: pathlib.Path, task_type: str):
-    from electra_tf.models.discriminator import ElectraDiscriminator
-    from electra_tf.models.pretrainer import ElectraPretrainer
-
-    if task_type == "pretraining":
-        return ElectraPretrainer.from_pretrained(directory).discriminator
-    if task_type == "discriminator":
-        return ElectraDiscriminator.from_pretrained(directory)
-    raise ValueError(f"{directory} holds a {task_type!r} model, which has no discriminator encoder to start from.")
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
@@ -65,6 +46,8 @@ class ElectraClassifier(base.EncoderModel):
     assert tuple(classifier(inputs).shape) == (1, 3)
     ```
     """
+
+    TASK_TYPE = "classification"
 
     def __init__(self, encoder: ElectraEncoder, num_labels: int, dropout: float = 0.1, head: str = "original",
                  preprocessor: ElectraPreprocessor | None = None, **kwargs):
@@ -130,11 +113,10 @@ class ElectraClassifier(base.EncoderModel):
         label names, and whether an input is a text pair)."""
         if label_names is not None and len(label_names) != self.num_labels:
             raise ValueError(f"{len(label_names)} label names for a head of {self.num_labels} labels.")
-        base.save_model_directory(self, config, directory, tokenizer)
-        task_info = {"task_type": "classification", "task": task, "num_labels": self.num_labels,
+        task_info = {"task_type": self.TASK_TYPE, "task": task, "num_labels": self.num_labels,
                      "label_names": list(label_names) if label_names is not None else None, "head": self.head,
                      "text_pair": text_pair}
-        (pathlib.Path(directory) / TASK_FILE).write_text(json.dumps(task_info, indent=2) + "\n")
+        base.save_model_directory(self, config, directory, tokenizer, task_info)
 
     def export_serving(self, export_dir: str | os.PathLike, label_names: Sequence[str] | None = None,
                        text_pair: bool = False, version: int | None = None) -> pathlib.Path:
@@ -150,15 +132,15 @@ class ElectraClassifier(base.EncoderModel):
                         head: str = "original", max_length: int = 128, **kwargs) -> "ElectraClassifier":
         """A classifier from a model directory, with a preprocessor of `max_length` tokens on its vocabulary.
 
-        A fine-tuned classifier directory (with `task.json`) loads whole. A pre-trained directory gives the
-        discriminator's encoder, with a new head of `num_labels`; the generator is ignored.
+        A fine-tuned classifier directory loads whole. Any other model directory gives its encoder (a
+        pre-trainer's discriminator's; see `base.load_encoder`) with a new head of `num_labels`.
         """
         directory = pathlib.Path(directory)
         config = base.load_config(directory)
         if (directory / base.VOCAB_FILE).is_file():
             kwargs.setdefault("preprocessor", ElectraPreprocessor(base.load_tokenizer(directory), max_length))
-        task_info = read_task_info(directory)
-        if task_info["task_type"] == "classification":
+        task_info = base.read_task_info(directory)
+        if task_info["task_type"] == cls.TASK_TYPE:
             if num_labels not in (None, task_info["num_labels"]):
                 raise ValueError(f"{directory} classifies into {task_info['num_labels']} labels, not {num_labels}.")
             classifier = cls(base.build_encoder(config, base.build_embeddings(config)), task_info["num_labels"],
@@ -166,12 +148,8 @@ class ElectraClassifier(base.EncoderModel):
             base.load_weights(classifier, directory)
             return classifier
         if num_labels is None:
-            raise ValueError(f"{directory} is a pre-trained model: give num_labels for the new head.")
-        encoder = _pretrained_discriminator(directory, task_info["task_type"]).encoder
-        fresh = base.build_encoder(config, base.build_embeddings(config))
-        classifier = cls(fresh, num_labels, head=head, **kwargs)
-        fresh.set_weights(encoder.get_weights())
-        return classifier
+            raise ValueError(f"{directory} is not a fine-tuned classifier: give num_labels for the new head.")
+        return cls(base.load_encoder(directory), num_labels, head=head, **kwargs)
 
     def get_config(self):
         config = super().get_config()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import pathlib
 
 import keras
 
@@ -35,6 +33,8 @@ class ElectraDiscriminator(EncoderModel):
     ```
     """
 
+    TASK_TYPE = "discriminator"
+
     def __init__(self, encoder: ElectraEncoder, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
@@ -55,12 +55,18 @@ class ElectraDiscriminator(EncoderModel):
     # --- The model directory ---
     def save_pretrained(self, directory: str | os.PathLike, config, tokenizer=None) -> None:
         """Writes a discriminator-only model directory (e.g. a converted checkpoint): config, weights, tokenizer."""
-        base.save_model_directory(self, config, directory, tokenizer)
-        (pathlib.Path(directory) / "task.json").write_text(json.dumps({"task_type": "discriminator"}) + "\n")
+        base.save_model_directory(self, config, directory, tokenizer, {"task_type": self.TASK_TYPE})
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> "ElectraDiscriminator":
-        """Loads a directory written by `save_pretrained`."""
+        """A discriminator directory written by `save_pretrained`, or a pre-trainer's discriminator."""
+        task_type = base.read_task_info(directory)["task_type"]
+        if task_type == "pretraining":
+            from electra_tf.models.pretrainer import ElectraPretrainer  # which imports this module
+
+            return ElectraPretrainer.from_pretrained(directory).discriminator
+        if task_type != cls.TASK_TYPE:
+            raise ValueError(f"{directory} holds a {task_type!r} model, which has no replaced-token-detection head.")
         config = base.load_config(directory)
         discriminator = cls(base.build_encoder(config, base.build_embeddings(config)))
         discriminator.build(base.ANY_LENGTH_INPUTS)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import keras
 
+from electra_tf.config import ElectraConfig
 from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.layers.heads import GeneratorHead
+from electra_tf.models import base, masking
 from electra_tf.models.base import EncoderModel
-from electra_tf.models import masking
+from electra_tf.text.tokenizer import WordPieceTokenizer
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
@@ -32,6 +36,8 @@ class ElectraGenerator(EncoderModel):
     assert tuple(logits.shape) == (1, 1, 120)
     ```
     """
+
+    TASK_TYPE = "generator"
 
     def __init__(self, encoder: ElectraEncoder, **kwargs):
         super().__init__(**kwargs)
@@ -64,3 +70,26 @@ class ElectraGenerator(EncoderModel):
         if positions is not None:
             hidden = masking.gather_positions(hidden, positions)
         return self.head(hidden, self.encoder.embeddings.word_embeddings)
+
+    # --- The model directory ---
+    def save_pretrained(self, directory: str | os.PathLike, config: ElectraConfig,
+                        tokenizer: WordPieceTokenizer | None = None) -> None:
+        """Writes a generator-only model directory; `config` is the generator's own size (e.g.
+        `generator_config(discriminator_config)`)."""
+        base.save_model_directory(self, config, directory, tokenizer, {"task_type": self.TASK_TYPE})
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> "ElectraGenerator":
+        """A generator directory written by `save_pretrained`, or a pre-trainer's generator."""
+        task_type = base.read_task_info(directory)["task_type"]
+        if task_type == "pretraining":
+            from electra_tf.models.pretrainer import ElectraPretrainer  # which imports this module
+
+            return ElectraPretrainer.from_pretrained(directory).generator
+        if task_type != cls.TASK_TYPE:
+            raise ValueError(f"{directory} holds a {task_type!r} model, which has no generator.")
+        config = base.load_config(directory)
+        generator = cls(base.build_encoder(config, base.build_embeddings(config)))
+        generator.build(base.ANY_LENGTH_INPUTS)
+        base.load_weights(generator, directory)
+        return generator

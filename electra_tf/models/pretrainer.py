@@ -66,7 +66,8 @@ class ElectraPretrainer(keras.Model):
     discriminator learns to tell which tokens were replaced.
 
     The generator and discriminator share one `ElectraEmbeddings` (word, position and token-type tables
-    and the embedding LayerNorm); each has its own projection and transformer. `train_step` is the whole
+    and the embedding LayerNorm); each has its own projection and transformer. (With
+    `config.untied_generator_embeddings`, the paper's ablation, the generator has embeddings of its own.) `train_step` is the whole
     objective: dynamic masking in the graph, the generator's MLM loss at the masked slots only, Gumbel
     sampling in float32 without gradient, relabelling, and the discriminator's loss over every real
     token; `loss = mlm_weight * mlm + rtd_weight * rtd` with global token-weighted means, so the step is
@@ -102,6 +103,8 @@ class ElectraPretrainer(keras.Model):
         - [Clark et al., 2020](https://arxiv.org/abs/2003.10555)
     """
 
+    TASK_TYPE = "pretraining"  # its directory has no task.json: the pre-training run's output
+
     def __init__(self, config: ElectraConfig, seed: int = 0, grad_accum_steps: int = 1, **kwargs):
         super().__init__(**kwargs)
         if config.mask_token_id is None:
@@ -112,8 +115,11 @@ class ElectraPretrainer(keras.Model):
         self.seed = seed
         self.grad_accum_steps = grad_accum_steps
         self.embeddings = build_embeddings(config)
+        generator_embeddings = self.embeddings
+        if config.untied_generator_embeddings:
+            generator_embeddings = build_embeddings(generator_config(config), name="generator_embeddings")
         self.generator = ElectraGenerator(
-            build_encoder(generator_config(config), self.embeddings), dtype=self.dtype_policy,
+            build_encoder(generator_config(config), generator_embeddings), dtype=self.dtype_policy,
             name="generator")
         self.discriminator = ElectraDiscriminator(
             build_encoder(config, self.embeddings), dtype=self.dtype_policy, name="discriminator")

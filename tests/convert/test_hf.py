@@ -40,6 +40,51 @@ def test_classifier_with_the_huggingface_head_matches_transformers():
     np.testing.assert_allclose(classifier(INPUTS).numpy(), REFERENCE["classifier_logits"], atol=1e-5)
 
 
+def test_bare_model_hidden_states_match_transformers():
+    backbone, _, _ = hf.load_backbone(FIXTURES / "model")  # tensor names without the "electra." prefix
+    np.testing.assert_allclose(backbone(INPUTS).numpy()[REAL], REFERENCE["model_last_hidden_state"][REAL], atol=1e-5)
+
+
+def test_token_classifier_logits_match_transformers():
+    tagger, _, _ = hf.load_token_classifier(FIXTURES / "token_classifier")
+    assert tagger.num_labels == 5
+    np.testing.assert_allclose(tagger(INPUTS).numpy()[REAL], REFERENCE["token_classifier_logits"][REAL], atol=1e-5)
+    assert hf.label_names(FIXTURES / "token_classifier", 5) == ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def test_question_answerer_span_logits_match_transformers_where_an_answer_can_be():
+    reader, _, _ = hf.load_question_answerer(FIXTURES / "question_answerer")
+    outputs = reader(INPUTS)
+    # Answers lie in the context (segment 1) or at [CLS]; elsewhere the model adds -1000, as the original.
+    answerable = REAL & (INPUTS["segment_ids"] == 1)
+    answerable[:, 0] = True
+    for name in ("start_logits", "end_logits"):
+        logits = outputs[name].numpy()
+        np.testing.assert_allclose(logits[answerable], REFERENCE[f"question_answerer_{name}"][answerable], atol=1e-5)
+        assert np.all(logits[~answerable] < -900)
+
+
+@pytest.mark.parametrize("name, task_type", [
+    ("generator", "generator"), ("model", "backbone"), ("token_classifier", "token_classification"),
+    ("question_answerer", "question_answering"), ("classifier", "classification")])
+def test_every_architecture_converts_to_a_model_directory_that_loads_whole(tmp_path, name, task_type):
+    from electra_tf.convert.checkpoint import convert_checkpoint
+    from electra_tf.models import base
+
+    assert convert_checkpoint("hf", FIXTURES / name, tmp_path / "ours") == task_type
+    model = base.model_class(task_type).from_pretrained(tmp_path / "ours")
+    reference = {"generator": "generator_logits", "model": "model_last_hidden_state",
+                 "token_classifier": "token_classifier_logits", "classifier": "classifier_logits",
+                 "question_answerer": "question_answerer_start_logits"}[name]
+    outputs = model(INPUTS)
+    outputs = (outputs["start_logits"] if isinstance(outputs, dict) else outputs).numpy()
+    mask = REAL[:, 0] if name == "classifier" else REAL & (INPUTS["segment_ids"] == 1) if name == "question_answerer" \
+        else REAL
+    np.testing.assert_allclose(outputs[mask], REFERENCE[reference][mask], atol=1e-5)
+    if name == "token_classifier":
+        assert base.read_task_info(tmp_path / "ours")["label_names"] == ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
 def test_writing_back_a_discriminator_round_trips_exactly(tmp_path):
     discriminator, config, tokenizer = hf.load_discriminator(FIXTURES / "discriminator")
     hf.save_discriminator(discriminator, config, tokenizer, tmp_path / "out")
@@ -116,9 +161,12 @@ def test_convert_command_writes_a_model_directory_that_fine_tuning_loads(tmp_pat
                                atol=1e-6)
     again = run("--from", "hf", "--input", str(FIXTURES / "discriminator"), "--output", str(tmp_path / "ours"))
     assert again.returncode != 0 and "not empty" in again.stderr
-    generator = run("--from", "hf", "--input", str(FIXTURES / "generator"), "--output", str(tmp_path / "gen"))
-    assert generator.returncode != 0 and "ElectraForMaskedLM" in generator.stderr
-    assert not (tmp_path / "gen").exists()
+    other = _copy(tmp_path, "classifier")
+    (other / "config.json").write_text(json.dumps(
+        {**json.loads((other / "config.json").read_text()), "architectures": ["ElectraForMultipleChoice"]}))
+    refused = run("--from", "hf", "--input", str(other), "--output", str(tmp_path / "mc"))
+    assert refused.returncode != 0 and "ElectraForMultipleChoice" in refused.stderr
+    assert not (tmp_path / "mc").exists()
 
 
 def test_ours_to_huggingface_and_back_gives_the_same_pretrainer(tmp_path):
@@ -135,7 +183,7 @@ def test_ours_to_huggingface_and_back_gives_the_same_pretrainer(tmp_path):
     from electra_tf.convert.checkpoint import convert_checkpoint
 
     assert convert_checkpoint("hf", tmp_path / "discriminator", tmp_path / "ours",
-                              generator=tmp_path / "generator") == "pretrainer"
+                              generator=tmp_path / "generator") == "pretraining"
     restored = ElectraPretrainer.from_pretrained(tmp_path / "ours")
     assert restored.generator.encoder.embeddings is restored.discriminator.encoder.embeddings
     batch = random_batch(vocab_size=tokenizer.vocab_size)

@@ -31,3 +31,66 @@ def test_missing_or_mismatched_files_are_named(tmp_path):
     with pytest.raises(ValueError, match="8000 tokens but the model 130"):
         pretrainer.save_pretrained(tmp_path / "model", WordPieceTokenizer(SAMPLE_VOCAB_FILE))
     assert not (tmp_path / "model").exists()
+
+
+def _directories(tmp_path):
+    """One directory of each kind that holds an encoder, and the encoder each should give."""
+    from electra_tf.config import generator_config
+    from electra_tf.models.backbone import ElectraBackbone
+    from electra_tf.models.classifier import ElectraClassifier
+    from electra_tf.models.question_answerer import ElectraQuestionAnswerer
+    from electra_tf.models.token_classifier import ElectraTokenClassifier
+
+    config = tiny_config()
+    pretrainer = ElectraPretrainer(config, seed=1)
+    pretrainer.save_pretrained(tmp_path / "pretraining")
+    yield "pretraining", pretrainer.discriminator.encoder
+    pretrainer.discriminator.save_pretrained(tmp_path / "discriminator", config)
+    yield "discriminator", pretrainer.discriminator.encoder
+    pretrainer.generator.save_pretrained(tmp_path / "generator", generator_config(config))
+    yield "generator", pretrainer.generator.encoder
+    for model in (ElectraBackbone(_encoder(config)), ElectraClassifier(_encoder(config), 3),
+                  ElectraTokenClassifier(_encoder(config), 4), ElectraQuestionAnswerer(_encoder(config))):
+        model.save_pretrained(tmp_path / model.TASK_TYPE, config)
+        yield model.TASK_TYPE, model.encoder
+
+
+def _encoder(config):
+    from electra_tf.models.base import build_embeddings, build_encoder
+
+    return build_encoder(config, build_embeddings(config))
+
+
+def test_every_model_directory_reloads_whole_and_gives_its_encoder(tmp_path):
+    from electra_tf.models import base
+
+    batch = random_batch()
+    kinds = []
+    for task_type, source in _directories(tmp_path):
+        kinds.append(task_type)
+        directory = tmp_path / task_type
+        assert base.read_task_info(directory)["task_type"] == task_type
+        expected = source(batch).numpy()
+        encoder = base.load_encoder(directory)
+        assert encoder.embeddings is not source.embeddings  # a copy: fine-tuning must not move the source
+        np.testing.assert_array_equal(encoder(batch).numpy(), expected)
+        reloaded = base.model_class(task_type).from_pretrained(directory)
+        tower = reloaded.discriminator if task_type == "pretraining" else reloaded
+        np.testing.assert_array_equal(tower.encoder(batch).numpy(), expected)
+    assert len(set(kinds)) == 7
+
+
+def test_a_model_directory_of_another_kind_is_refused_by_name(tmp_path):
+    from electra_tf.models import base
+    from electra_tf.models.discriminator import ElectraDiscriminator
+    from electra_tf.models.generator import ElectraGenerator
+
+    directories = dict(_directories(tmp_path))
+    assert set(directories) >= {"classification", "generator"}
+    with pytest.raises(ValueError, match="'classification' model, which has no generator"):
+        ElectraGenerator.from_pretrained(tmp_path / "classification")
+    with pytest.raises(ValueError, match="'generator' model, which has no replaced-token-detection head"):
+        ElectraDiscriminator.from_pretrained(tmp_path / "generator")
+    (tmp_path / "generator" / "task.json").write_text('{"task_type": "summarization"}')
+    with pytest.raises(ValueError, match="Unknown task_type 'summarization'"):
+        base.load_encoder(tmp_path / "generator")

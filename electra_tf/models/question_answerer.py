@@ -1,0 +1,200 @@
+"""`ElectraQuestionAnswerer`: extractive question answering (SQuAD 1.1 / 2.0): an answer span in the context."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import keras
+import tensorflow as tf
+
+from electra_tf.config import ElectraConfig
+from electra_tf.layers.encoder import ElectraEncoder
+from electra_tf.models import base
+from electra_tf.models.masking import gather_positions
+from electra_tf.text.tokenizer import WordPieceTokenizer
+
+HEADS = ("original", "huggingface")
+# Added to the logits of tokens that cannot start or end an answer, as the original does.
+_EXCLUDED = -1000.0
+ANSWERABLE_WEIGHT = 0.5  # the original's answerable_weight
+
+
+@keras.saving.register_keras_serializable(package="electra_tf")
+class ElectraQuestionAnswerer(base.EncoderModel):
+    """An ELECTRA encoder with a span-extraction head, for `[CLS] question [SEP] context [SEP]` inputs.
+
+    An answer may start and end only on a context token (segment 1) or on [CLS], which stands for "no
+    answer"; every other position's logit gets -1000, as in the original.
+
+    `head="original"` is ELECTRA's SQuAD head (google-research/electra `qa_tasks.py`, `joint_prediction`):
+    start logits from one Dense; end logits conditioned on the start, `Dense(1)(gelu(Dense(512)([h_start;
+    h_end])))`; and an answerability classifier on [CLS] and the start-probability-weighted hidden state.
+    With `start_positions` (training: the gold starts) the end logits are those given that start; without,
+    the model runs the original's beam: the top `beam_size` starts, and for each the top `beam_size` ends.
+    `head="huggingface"` is `ElectraForQuestionAnswering`'s single Dense(2) (start and end independent, no
+    answerability classifier), so converted Hugging Face models load.
+
+    Args:
+        encoder: `ElectraEncoder`. Usually a pre-trained discriminator's (see `from_pretrained`).
+        head: str. `"original"` or `"huggingface"`. Defaults to `"original"`.
+        beam_size: int. Starts, and ends per start, kept at inference by the original head. Defaults to `20`.
+        head_hidden_size: int. Width of the original head's two hidden layers. Defaults to `512`.
+        **kwargs: other keyword arguments passed to `keras.Model`.
+
+    Example:
+    ```python
+    import numpy as np
+    from electra_tf.config import ElectraConfig
+    from electra_tf.models.base import build_embeddings, build_encoder
+    config = ElectraConfig.from_preset("tiny", vocab_size=120)
+    reader = ElectraQuestionAnswerer(build_encoder(config, build_embeddings(config)), beam_size=3)
+    inputs = {"token_ids": np.array([[101, 5, 102, 7, 8, 9, 102]]), "padding_mask": np.ones((1, 7), "int32"),
+              "segment_ids": np.array([[0, 0, 0, 1, 1, 1, 1]])}
+    outputs = reader(inputs)
+    assert tuple(outputs["end_top_index"].shape) == (1, 3, 3)  # 3 ends for each of the 3 best starts
+    assert int(outputs["start_top_index"][0, 0]) in (0, 3, 4, 5, 6)  # [CLS] or the context
+    ```
+    """
+
+    TASK_TYPE = "question_answering"
+
+    def __init__(self, encoder: ElectraEncoder, head: str = "original", beam_size: int = 20,
+                 head_hidden_size: int = 512, **kwargs):
+        super().__init__(**kwargs)
+        if head not in HEADS:
+            raise ValueError(f"Unknown head {head!r}; choose one of {HEADS}.")
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}.")
+        self.encoder = encoder
+        self.head = head
+        self.beam_size = beam_size
+        self.head_hidden_size = head_hidden_size
+        # float32 logits under mixed precision: the softmaxes and the -1000 masking stay exact.
+        dense = lambda units, name, activation=None: keras.layers.Dense(  # noqa: E731
+            units, activation=activation, dtype="float32" if units <= 2 else self.dtype_policy, name=name)
+        if head == "huggingface":
+            self.span_logits = dense(2, "span_logits")
+        else:
+            self.start_logits = dense(1, "start_logits")
+            self.end_hidden = dense(head_hidden_size, "end_hidden", "gelu")
+            self.end_logits = dense(1, "end_logits")
+            self.answerable_hidden = dense(head_hidden_size, "answerable_hidden", "gelu")
+            self.answerable_logits = dense(1, "answerable_logits")
+        self.build(base.ANY_LENGTH_INPUTS)
+
+    def build(self, inputs_shape):
+        if not self.encoder.built:  # a deserialized encoder arrives built
+            self.encoder.build(inputs_shape)
+        hidden_size = self.encoder.hidden_size
+        if self.head == "huggingface":
+            self.span_logits.build((None, None, hidden_size))
+        else:
+            self.start_logits.build((None, None, hidden_size))
+            self.end_hidden.build((None, None, 2 * hidden_size))
+            self.end_logits.build((None, None, self.head_hidden_size))
+            self.answerable_hidden.build((None, 2 * hidden_size))
+            self.answerable_logits.build((None, self.head_hidden_size))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        """Span logits for a dict of `token_ids`, `segment_ids`, `padding_mask` (each [B, L]) and, to score
+        ends given known starts (training), `start_positions` [B].
+
+        Returns:
+            A dict of float32 tensors. `start_logits` [B, L]; `end_logits` [B, L] (the original head: given
+            `start_positions`); with the original head also `answerable_logits` [B] (positive: no answer),
+            and without `start_positions` the beam: `start_top_log_probs`, `start_top_index` [B, K],
+            `end_top_log_probs`, `end_top_index` [B, K, K] (ends of the k-th start).
+        """
+        hidden = self.encoder({key: inputs[key] for key in base.INPUT_KEYS}, training=training)
+        padding_mask = tf.cast(inputs["padding_mask"], tf.float32)
+        answer_mask = padding_mask * tf.cast(inputs["segment_ids"], tf.float32)
+        answer_mask = tf.maximum(answer_mask, tf.one_hot(0, tf.shape(answer_mask)[1]))  # + [CLS]
+        exclusion = _EXCLUDED * (1.0 - answer_mask)
+        if self.head == "huggingface":
+            start_logits, end_logits = tf.unstack(self.span_logits(hidden), axis=-1)
+            return {"start_logits": start_logits + exclusion, "end_logits": end_logits + exclusion}
+
+        start_logits = tf.squeeze(self.start_logits(hidden), -1) + exclusion
+        outputs = {"start_logits": start_logits,
+                   "answerable_logits": self._answerable_logits(hidden, start_logits)}
+        if "start_positions" in inputs:
+            starts = tf.reshape(tf.cast(inputs["start_positions"], tf.int32), [-1, 1])
+            outputs["end_logits"] = self._end_logits(hidden, starts)[:, 0] + exclusion
+            return outputs
+        beam = tf.minimum(self.beam_size, tf.shape(hidden)[1])
+        outputs["start_top_log_probs"], outputs["start_top_index"] = tf.math.top_k(
+            tf.nn.log_softmax(start_logits), k=beam)
+        end_logits = self._end_logits(hidden, outputs["start_top_index"]) + exclusion[:, None, :]
+        outputs["end_top_log_probs"], outputs["end_top_index"] = tf.math.top_k(tf.nn.log_softmax(end_logits), k=beam)
+        return outputs
+
+    def _end_logits(self, hidden: tf.Tensor, starts: tf.Tensor) -> tf.Tensor:
+        """End logits [B, K, L] given K start positions [B, K] per example.
+
+        The original applies `end_hidden` to the concatenation [h_start; h_end] of every (start, end)
+        pair, a [B, K, L, 2H] tensor; splitting its kernel into the start and end halves gives the same
+        sum from [B, K, 512] and [B, L, 512] pieces.
+        """
+        kernel = tf.cast(self.end_hidden.kernel, hidden.dtype)
+        size = hidden.shape[-1]
+        start_part = tf.matmul(gather_positions(hidden, starts), kernel[:size])  # [B, K, 512]
+        end_part = tf.matmul(hidden, kernel[size:])  # [B, L, 512]
+        pairs = start_part[:, :, None, :] + end_part[:, None, :, :] + tf.cast(self.end_hidden.bias, hidden.dtype)
+        return tf.squeeze(self.end_logits(self.end_hidden.activation(pairs)), -1)
+
+    def _answerable_logits(self, hidden: tf.Tensor, start_logits: tf.Tensor) -> tf.Tensor:
+        start_probabilities = tf.cast(tf.nn.softmax(start_logits), hidden.dtype)
+        expected_start = tf.einsum("bl,blh->bh", start_probabilities, hidden)
+        features = tf.concat([hidden[:, 0], expected_start], axis=-1)
+        return tf.squeeze(self.answerable_logits(self.answerable_hidden(features)), -1)
+
+    # --- Training ---
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The original objective: the mean of the start and end cross-entropies, plus (original head)
+        0.5 x the answerability sigmoid cross-entropy. `y` holds `start_positions`, `end_positions` [B] and,
+        for SQuAD 2.0, `is_impossible` [B] (1: no answer; its span is [CLS], position 0)."""
+        start_loss = keras.losses.sparse_categorical_crossentropy(y["start_positions"], y_pred["start_logits"],
+                                                                  from_logits=True)
+        end_loss = keras.losses.sparse_categorical_crossentropy(y["end_positions"], y_pred["end_logits"],
+                                                                from_logits=True)
+        losses = (start_loss + end_loss) / 2.0
+        if "answerable_logits" in y_pred:
+            impossible = tf.cast(y.get("is_impossible", tf.zeros_like(y["start_positions"])), tf.float32)
+            losses += ANSWERABLE_WEIGHT * tf.nn.sigmoid_cross_entropy_with_logits(
+                impossible, y_pred["answerable_logits"])
+        if sample_weight is not None:
+            losses *= tf.cast(sample_weight, losses.dtype)
+        # The mean over the global batch: each replica's share, summed by the strategy's all-reduce.
+        num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return tf.reduce_mean(losses) / num_replicas + (tf.add_n(self.losses) if self.losses else 0.0)
+
+    # --- The model directory ---
+    def save_pretrained(self, directory: str | os.PathLike, config: ElectraConfig,
+                        tokenizer: WordPieceTokenizer | None = None, task: str | None = None) -> None:
+        """Writes a fine-tuned model directory: config, weights, tokenizer and `task.json` (task, head)."""
+        task_info = {"task_type": self.TASK_TYPE, "task": task, "head": self.head, "beam_size": self.beam_size,
+                     "head_hidden_size": self.head_hidden_size}
+        base.save_model_directory(self, config, directory, tokenizer, task_info)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, head: str = "original",
+                        **kwargs) -> "ElectraQuestionAnswerer":
+        """A fine-tuned question-answering directory whole, or any other model directory's encoder (see
+        `base.load_encoder`) with a new head."""
+        directory = pathlib.Path(directory)
+        task_info = base.read_task_info(directory)
+        if task_info["task_type"] != cls.TASK_TYPE:
+            return cls(base.load_encoder(directory), head=head, **kwargs)
+        config = base.load_config(directory)
+        kwargs.setdefault("beam_size", task_info["beam_size"])
+        reader = cls(base.build_encoder(config, base.build_embeddings(config)), head=task_info["head"],
+                     head_hidden_size=task_info["head_hidden_size"], **kwargs)
+        base.load_weights(reader, directory)
+        return reader
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"head": self.head, "beam_size": self.beam_size, "head_hidden_size": self.head_hidden_size})
+        return config
