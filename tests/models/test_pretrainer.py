@@ -151,7 +151,8 @@ def test_mirrored_strategy_matches_one_device(two_device_strategy):
     for name, value in one_logs.items():
         assert two_logs[name] == pytest.approx(value, abs=1e-4), name
     for a, b in zip(one.get_weights(), two.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+        # Two replicas sum in another order: float32 rounding, relative to the weight's size.
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("policy, jit_compile", [
