@@ -12,7 +12,7 @@ import pathlib
 
 from electra_tf.config import ElectraConfig
 from electra_tf.convert import hf, tf1
-from electra_tf.models.base import ANY_LENGTH_INPUTS, special_token_ids
+from electra_tf.models.base import special_token_ids
 from electra_tf.text.tokenizer import WordPieceTokenizer
 
 SOURCES = ("hf", "tf1", "keras-hub")
@@ -104,7 +104,7 @@ def _from_keras_hub(preset: pathlib.Path, output: pathlib.Path) -> str:
     import keras_hub
 
     from electra_tf.convert.keras_hub import from_keras_hub
-    from electra_tf.models.discriminator import ElectraDiscriminator
+    from electra_tf.models.backbone import ElectraBackbone
 
     vocabulary = preset / "assets" / "tokenizer" / "vocabulary.txt"
     if not vocabulary.is_file():
@@ -112,8 +112,7 @@ def _from_keras_hub(preset: pathlib.Path, output: pathlib.Path) -> str:
     tokenizer = WordPieceTokenizer(vocabulary)
     encoder, config = from_keras_hub(keras_hub.models.ElectraBackbone.from_preset(str(preset)))
     config = _with_vocabulary(config, tokenizer)
-    # keras-hub presets hold no replaced-token-detection head: it starts fresh, the encoder is the point.
-    discriminator = ElectraDiscriminator(encoder)
-    discriminator.build(ANY_LENGTH_INPUTS)
-    discriminator.save_pretrained(output, config, tokenizer)
-    return discriminator.TASK_TYPE
+    # keras-hub presets hold no heads (and a tanh pooler that is not ELECTRA's): the encoder alone.
+    backbone = ElectraBackbone(encoder)
+    backbone.save_pretrained(output, config, tokenizer)
+    return backbone.TASK_TYPE

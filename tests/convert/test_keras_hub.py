@@ -30,7 +30,7 @@ def test_a_random_backbone_converts_both_ways_with_the_same_outputs():
 
 def test_a_saved_preset_converts_to_a_model_directory(tmp_path):
     from electra_tf.convert.checkpoint import convert_checkpoint
-    from electra_tf.models.discriminator import ElectraDiscriminator
+    from electra_tf.models.backbone import ElectraBackbone
     from electra_tf.text import SAMPLE_VOCAB_FILE
 
     keras.utils.set_random_seed(2)
@@ -40,7 +40,7 @@ def test_a_saved_preset_converts_to_a_model_directory(tmp_path):
     backbone.save_to_preset(str(tmp_path / "preset"))
     (tmp_path / "preset" / "assets" / "tokenizer").mkdir(parents=True, exist_ok=True)
     (tmp_path / "preset" / "assets" / "tokenizer" / "vocabulary.txt").write_text(SAMPLE_VOCAB_FILE.read_text())
-    assert convert_checkpoint("keras-hub", tmp_path / "preset", tmp_path / "ours") == "discriminator"
-    encoder = ElectraDiscriminator.from_pretrained(tmp_path / "ours").encoder
+    assert convert_checkpoint("keras-hub", tmp_path / "preset", tmp_path / "ours") == "backbone"
+    encoder = ElectraBackbone.from_pretrained(tmp_path / "ours").encoder
     for ours, theirs in zip(encoder.transformer_layers[0].get_weights(), backbone.transformer_layers[0].get_weights()):
         np.testing.assert_array_equal(ours, theirs)
