@@ -84,9 +84,14 @@ def _corpus_source():
                         tfds_data_dir=FLAGS.tfds_data_dir)
 
 
-def _config_flag() -> ElectraConfig:
-    """--config: a preset name or a JSON file."""
-    return ElectraConfig.from_preset(FLAGS.config) if FLAGS.config in PRESETS else ElectraConfig.from_json(FLAGS.config)
+def _config_flag(**overrides) -> ElectraConfig:
+    """--config: a preset name or a JSON file (ours or a Hugging Face config.json), with fields replaced."""
+    if FLAGS.config in PRESETS:
+        return ElectraConfig.from_preset(FLAGS.config, **overrides)
+    if not os.path.isfile(FLAGS.config):
+        raise app.UsageError(f"--config {FLAGS.config!r} is neither a preset ({', '.join(PRESETS)}) nor a file.")
+    with open(FLAGS.config, encoding="utf-8") as f:
+        return ElectraConfig.from_dict({**json.load(f), **overrides})
 
 
 def _require(*names: str) -> None:
@@ -166,6 +171,8 @@ def predict(argv: list[str]) -> None:
 
 def convert(argv: list[str]) -> None:
     from electra_tf.convert.checkpoint import convert_checkpoint
+    from electra_tf.models.base import special_token_ids
+    from electra_tf.text.tokenizer import WordPieceTokenizer
 
     del argv
     _require("input", "output")
@@ -173,7 +180,8 @@ def convert(argv: list[str]) -> None:
         raise app.UsageError("--from is required (hf, tf1 or keras-hub).")
     config = None
     if FLAGS["config"].present:
-        config = _config_flag()
+        # The special-token ids come from the vocabulary (a Hugging Face config.json has none).
+        config = _config_flag(**(special_token_ids(WordPieceTokenizer(FLAGS.vocab)) if FLAGS.vocab else {}))
     kind = convert_checkpoint(FLAGS["from"].value, FLAGS.input, FLAGS.output, config=config, vocab=FLAGS.vocab,
                               generator=FLAGS.generator, task=FLAGS.task,
                               tagging=True if FLAGS.tagging else None)

@@ -224,3 +224,23 @@ def test_a_multi_task_checkpoint_needs_the_task_named(tmp_path):
     expected = tf1.load_model(path, _config(), task="rte").model(INPUTS).numpy()
     np.testing.assert_allclose(classifier(INPUTS).numpy(), expected, atol=1e-6)
     assert convert_checkpoint("tf1", path, tmp_path / "chunk", _config(), vocab, task="chunk") == "token_classification"
+
+
+def test_the_convert_command_loads_a_named_head_as_a_tagger(tmp_path):
+    import subprocess
+    import sys
+
+    from electra_tf.models.token_classifier import ElectraTokenClassifier
+
+    head = _head_tensors("ner", {"dense": (HIDDEN, 5)})
+    path = _save(tmp_path / "model.ckpt-1", {**_discriminator_tensors(False), **head})
+    done = subprocess.run(
+        [sys.executable, "-m", "electra_tf.cli", "convert", "--from", "tf1", "--input", str(path), "--tagging",
+         "--config", str(FIXTURES / "discriminator" / "config.json"),
+         "--vocab", str(FIXTURES / "discriminator" / "vocab.txt"), "--output", str(tmp_path / "ner")],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "token_classification model directory" in done.stdout
+    tagger = ElectraTokenClassifier.from_pretrained(tmp_path / "ner")
+    expected = _dense(tagger.encoder(INPUTS).numpy(), head, "task_specific/ner/dense")
+    np.testing.assert_allclose(tagger(INPUTS).numpy(), expected, atol=1e-5)
