@@ -112,6 +112,20 @@ def load_encoder(directory: str | os.PathLike) -> ElectraEncoder:
     return encoder
 
 
+def load_tower(cls: type, directory: str | os.PathLike, tower: str) -> keras.Model:
+    """A `generator` or `discriminator` of class `cls`: from a directory of its own, or a pre-trainer's tower."""
+    task_type = read_task_info(directory)["task_type"]
+    if task_type == "pretraining":
+        return getattr(model_class(task_type).from_pretrained(directory), tower)
+    if task_type != cls.TASK_TYPE:
+        raise ValueError(f"{directory} holds a {task_type!r} model, not a {tower} (or a pre-trainer, which has one).")
+    config = load_config(directory)
+    model = cls(build_encoder(config, build_embeddings(config)))
+    model.build(ANY_LENGTH_INPUTS)
+    load_weights(model, directory)
+    return model
+
+
 def model_class(task_type: str) -> type:
     """The model class that reads directories of `task_type`."""
     # Imported here: every model module imports this one.

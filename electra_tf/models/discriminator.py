@@ -60,15 +60,4 @@ class ElectraDiscriminator(EncoderModel):
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> "ElectraDiscriminator":
         """A discriminator directory written by `save_pretrained`, or a pre-trainer's discriminator."""
-        task_type = base.read_task_info(directory)["task_type"]
-        if task_type == "pretraining":
-            from electra_tf.models.pretrainer import ElectraPretrainer  # which imports this module
-
-            return ElectraPretrainer.from_pretrained(directory).discriminator
-        if task_type != cls.TASK_TYPE:
-            raise ValueError(f"{directory} holds a {task_type!r} model, which has no replaced-token-detection head.")
-        config = base.load_config(directory)
-        discriminator = cls(base.build_encoder(config, base.build_embeddings(config)))
-        discriminator.build(base.ANY_LENGTH_INPUTS)
-        base.load_weights(discriminator, directory)
-        return discriminator
+        return base.load_tower(cls, directory, "discriminator")

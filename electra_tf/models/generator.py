@@ -81,15 +81,4 @@ class ElectraGenerator(EncoderModel):
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> "ElectraGenerator":
         """A generator directory written by `save_pretrained`, or a pre-trainer's generator."""
-        task_type = base.read_task_info(directory)["task_type"]
-        if task_type == "pretraining":
-            from electra_tf.models.pretrainer import ElectraPretrainer  # which imports this module
-
-            return ElectraPretrainer.from_pretrained(directory).generator
-        if task_type != cls.TASK_TYPE:
-            raise ValueError(f"{directory} holds a {task_type!r} model, which has no generator.")
-        config = base.load_config(directory)
-        generator = cls(base.build_encoder(config, base.build_embeddings(config)))
-        generator.build(base.ANY_LENGTH_INPUTS)
-        base.load_weights(generator, directory)
-        return generator
+        return base.load_tower(cls, directory, "generator")
