@@ -181,10 +181,11 @@ def convert(argv: list[str]) -> None:
     config = None
     if FLAGS["config"].present:
         # The special-token ids come from the vocabulary (a Hugging Face config.json has none).
-        config = _config_flag(**(special_token_ids(WordPieceTokenizer(FLAGS.vocab)) if FLAGS.vocab else {}))
+        vocabulary = WordPieceTokenizer(FLAGS.vocab) if FLAGS.vocab else None
+        config = _config_flag(**(special_token_ids(vocabulary) if vocabulary else {}))
     kind = convert_checkpoint(FLAGS["from"].value, FLAGS.input, FLAGS.output, config=config, vocab=FLAGS.vocab,
                               generator=FLAGS.generator, task=FLAGS.task,
-                              tagging=True if FLAGS.tagging else None)
+                              tagging=True if FLAGS.tagging else None, lowercase=FLAGS.lowercase)
     print(f"Converted {FLAGS.input} to a {kind} model directory at {os.path.abspath(FLAGS.output)}")
 
 

@@ -21,7 +21,7 @@ SOURCES = ("hf", "tf1", "keras-hub")
 def convert_checkpoint(source: str, input_path: str | os.PathLike, output: str | os.PathLike,
                        config: ElectraConfig | None = None, vocab: str | os.PathLike | None = None,
                        generator: str | os.PathLike | None = None, task: str | None = None,
-                       tagging: bool | None = None) -> str:
+                       tagging: bool | None = None, lowercase: bool = True) -> str:
     """Converts and writes `output`; returns the task type of what it wrote (`pretraining`, `discriminator`,
     `generator`, `backbone`, `classification`, `token_classification` or `question_answering`).
 
@@ -32,6 +32,7 @@ def convert_checkpoint(source: str, input_path: str | os.PathLike, output: str |
         output: the model directory to write.
         config: the architecture, for TF1 checkpoints (they carry none).
         vocab: the vocabulary file, for TF1 checkpoints.
+        lowercase: with `tf1`, whether the vocabulary is uncased (the original's `do_lower_case`).
         generator: with `hf`, an ElectraForMaskedLM directory to combine with the discriminator into a
             pre-trainer (embeddings re-tied), for continued pre-training.
         task, tagging: with `tf1`, which `task_specific/<task>` head to load and whether it is a tagger
@@ -51,7 +52,7 @@ def convert_checkpoint(source: str, input_path: str | os.PathLike, output: str |
     if source == "hf":
         return _from_hf(pathlib.Path(input_path), output)
     if source == "tf1":
-        return _from_tf1(input_path, output, config, vocab, task, tagging)
+        return _from_tf1(input_path, output, config, vocab, task, tagging, lowercase)
     return _from_keras_hub(pathlib.Path(input_path), output)
 
 
@@ -87,10 +88,10 @@ def _from_hf(directory: pathlib.Path, output: pathlib.Path) -> str:
 
 
 def _from_tf1(path, output: pathlib.Path, config: ElectraConfig | None, vocab, task: str | None,
-              tagging: bool | None) -> str:
+              tagging: bool | None, lowercase: bool) -> str:
     if config is None or vocab is None:
         raise ValueError("A TF1 checkpoint carries no config or vocabulary: give both.")
-    tokenizer = WordPieceTokenizer(vocab)
+    tokenizer = WordPieceTokenizer(vocab, lowercase=lowercase)
     config = _with_vocabulary(config, tokenizer)
     converted = tf1.load_model(path, config, task=task, tagging=tagging)
     if converted.model.TASK_TYPE == "pretraining":  # the pre-trainer holds its config

@@ -3,6 +3,7 @@ same weights loaded through the Hugging Face route, and the task heads against a
 original's head code (google-research/electra finetune/{classification,tagging,qa})."""
 
 import dataclasses
+import json
 import pathlib
 
 import numpy as np
@@ -235,12 +236,13 @@ def test_the_convert_command_loads_a_named_head_as_a_tagger(tmp_path):
     head = _head_tensors("ner", {"dense": (HIDDEN, 5)})
     path = _save(tmp_path / "model.ckpt-1", {**_discriminator_tensors(False), **head})
     done = subprocess.run(
-        [sys.executable, "-m", "electra_tf.cli", "convert", "--from", "tf1", "--input", str(path), "--tagging",
+        [sys.executable, "-m", "electra_tf.cli", "convert", "--from", "tf1", "--input", str(path), "--tagging", "--nolowercase",
          "--config", str(FIXTURES / "discriminator" / "config.json"),
          "--vocab", str(FIXTURES / "discriminator" / "vocab.txt"), "--output", str(tmp_path / "ner")],
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "token_classification model directory" in done.stdout
+    assert json.loads((tmp_path / "ner" / "tokenizer_config.json").read_text())["do_lower_case"] is False
     tagger = ElectraTokenClassifier.from_pretrained(tmp_path / "ner")
     expected = _dense(tagger.encoder(INPUTS).numpy(), head, "task_specific/ner/dense")
     np.testing.assert_allclose(tagger(INPUTS).numpy(), expected, atol=1e-5)
