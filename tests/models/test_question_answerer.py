@@ -104,3 +104,19 @@ def test_save_and_load_and_start_from_a_pretrained_model(tmp_path):
     assert set(fresh(inputs)) == {"start_logits", "end_logits"}
     with pytest.raises(ValueError, match="Unknown head"):
         _reader(head="pointer")
+
+
+def test_trains_and_predicts_the_beam_under_xla_in_mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        _, reader = _reader(beam_size=3)
+        reader.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=True)
+        inputs, labels = _span_task(32)
+        history = reader.fit({**inputs, "start_positions": labels["start_positions"]}, labels, batch_size=16,
+                             epochs=3, verbose=0)
+        assert history.history["loss"][-1] < history.history["loss"][0]
+        outputs = reader.predict(inputs, verbose=0)
+        assert outputs["end_top_log_probs"].dtype == np.float32 and outputs["end_top_index"].shape == (32, 3, 3)
+        assert np.all(outputs["start_logits"][:, 1:4] < -900)  # the question, in bfloat16 too
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
