@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 
@@ -71,16 +72,17 @@ class ElectraQuestionAnswerer(base.EncoderModel):
         self.beam_size = beam_size
         self.head_hidden_size = head_hidden_size
         # float32 logits under mixed precision: the softmaxes and the -1000 masking stay exact.
-        dense = lambda units, name, activation=None: keras.layers.Dense(  # noqa: E731
-            units, activation=activation, dtype="float32" if units <= 2 else self.dtype_policy, name=name)
+        logits_layer = functools.partial(keras.layers.Dense, dtype="float32")
+        hidden_layer = functools.partial(keras.layers.Dense, head_hidden_size, activation="gelu",
+                                         dtype=self.dtype_policy)
         if head == "huggingface":
-            self.span_logits = dense(2, "span_logits")
+            self.span_logits = logits_layer(2, name="span_logits")
         else:
-            self.start_logits = dense(1, "start_logits")
-            self.end_hidden = dense(head_hidden_size, "end_hidden", "gelu")
-            self.end_logits = dense(1, "end_logits")
-            self.answerable_hidden = dense(head_hidden_size, "answerable_hidden", "gelu")
-            self.answerable_logits = dense(1, "answerable_logits")
+            self.start_logits = logits_layer(1, name="start_logits")
+            self.end_hidden = hidden_layer(name="end_hidden")
+            self.end_logits = logits_layer(1, name="end_logits")
+            self.answerable_hidden = hidden_layer(name="answerable_hidden")
+            self.answerable_logits = logits_layer(1, name="answerable_logits")
         self.build(base.ANY_LENGTH_INPUTS)
 
     def build(self, inputs_shape):
