@@ -12,7 +12,7 @@ import pathlib
 
 from electra_tf.config import ElectraConfig
 from electra_tf.convert import hf, tf1
-from electra_tf.models.base import special_token_ids
+from electra_tf.models.base import check_vocabulary, special_token_ids
 from electra_tf.text.tokenizer import WordPieceTokenizer
 
 SOURCES = ("hf", "tf1", "keras-hub")
@@ -57,8 +57,7 @@ def convert_checkpoint(source: str, input_path: str | os.PathLike, output: str |
 
 
 def _with_vocabulary(config: ElectraConfig, tokenizer: WordPieceTokenizer) -> ElectraConfig:
-    if tokenizer.vocab_size != config.vocab_size:
-        raise ValueError(f"The vocabulary has {tokenizer.vocab_size} tokens but the config {config.vocab_size}.")
+    check_vocabulary(tokenizer, config, "The config")
     return dataclasses.replace(config, **special_token_ids(tokenizer))
 
 

@@ -30,8 +30,8 @@ import numpy as np
 
 from electra_tf.config import ElectraConfig
 from electra_tf.layers.encoder import ElectraEncoder
-from electra_tf.models.base import (ANY_LENGTH_INPUTS, build_embeddings, build_encoder, load_tokenizer,
-                                    save_tokenizer, special_token_ids)
+from electra_tf.models.base import (ANY_LENGTH_INPUTS, build_embeddings, build_encoder, check_vocabulary,
+                                    load_tokenizer, save_tokenizer, special_token_ids)
 from electra_tf.models.backbone import ElectraBackbone
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.discriminator import ElectraDiscriminator
@@ -215,9 +215,7 @@ def question_answerer_links(reader: ElectraQuestionAnswerer, prefix: str = "elec
 def _config_and_tokenizer(directory) -> tuple[ElectraConfig, WordPieceTokenizer]:
     tokenizer = load_tokenizer(directory)
     config = read_config(directory, special_token_ids(tokenizer))
-    if tokenizer.vocab_size != config.vocab_size:
-        raise ValueError(f"{directory}: vocab.txt has {tokenizer.vocab_size} tokens but config.json says "
-                         f"vocab_size={config.vocab_size}.")
+    check_vocabulary(tokenizer, config, str(directory))
     return config, tokenizer
 
 

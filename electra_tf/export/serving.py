@@ -127,10 +127,6 @@ def export_classifier(model_dir: str | os.PathLike, export_dir: str | os.PathLik
     if task_info["task_type"] != ElectraClassifier.TASK_TYPE:
         raise ValueError(f"{model_dir} holds a {task_info['task_type']!r} model, not a fine-tuned classifier: "
                          "fine-tune it first (raw-text export serves classifiers).")
-    config, tokenizer = base.load_config(model_dir), base.load_tokenizer(model_dir)
-    if tokenizer.vocab_size != config.vocab_size:
-        raise ValueError(f"{model_dir}: the vocabulary has {tokenizer.vocab_size} tokens but the model "
-                         f"{config.vocab_size}.")
     classifier = ElectraClassifier.from_pretrained(model_dir, max_length=max_length)
     return export_serving(classifier, export_dir, task_info.get("label_names"), task_info.get("text_pair", False),
                           version=version)

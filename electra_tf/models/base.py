@@ -79,8 +79,8 @@ def save_model_directory(model: keras.Model, config: ElectraConfig, directory: s
                          tokenizer: WordPieceTokenizer | None = None, task_info: dict | None = None) -> None:
     """Writes `config.json`, `model.weights.h5`, with a tokenizer `vocab.txt` + `tokenizer_config.json`, and
     with `task_info` (`{"task_type": ..., ...}`) `task.json`; a pre-trainer's directory has no `task.json`."""
-    if tokenizer is not None and tokenizer.vocab_size != config.vocab_size:
-        raise ValueError(f"The tokenizer has {tokenizer.vocab_size} tokens but the model {config.vocab_size}.")
+    if tokenizer is not None:
+        check_vocabulary(tokenizer, config, "The tokenizer")
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config.to_json(directory / CONFIG_FILE)
@@ -168,6 +168,13 @@ def save_tokenizer(tokenizer: WordPieceTokenizer, directory: str | os.PathLike) 
     (directory / TOKENIZER_CONFIG_FILE).write_text(json.dumps(
         {"do_lower_case": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents,
          "tokenizer_class": "ElectraTokenizer"}, indent=2) + "\n")
+
+
+def check_vocabulary(tokenizer: WordPieceTokenizer, config: ElectraConfig, where: str) -> None:
+    """Refuses a vocabulary whose size is not the model's (ids would be wrong or out of range)."""
+    if tokenizer.vocab_size != config.vocab_size:
+        raise ValueError(f"{where}: the vocabulary has {tokenizer.vocab_size} tokens but the model's vocab_size is "
+                         f"{config.vocab_size}.")
 
 
 def special_token_ids(tokenizer: WordPieceTokenizer) -> dict[str, int]:

@@ -137,8 +137,10 @@ class ElectraClassifier(base.EncoderModel):
         """
         directory = pathlib.Path(directory)
         config = base.load_config(directory)
-        if (directory / base.VOCAB_FILE).is_file():
-            kwargs.setdefault("preprocessor", ElectraPreprocessor(base.load_tokenizer(directory), max_length))
+        if (directory / base.VOCAB_FILE).is_file() and "preprocessor" not in kwargs:
+            tokenizer = base.load_tokenizer(directory)
+            base.check_vocabulary(tokenizer, config, str(directory))
+            kwargs["preprocessor"] = ElectraPreprocessor(tokenizer, max_length)
         task_info = base.read_task_info(directory)
         if task_info["task_type"] == cls.TASK_TYPE:
             if num_labels not in (None, task_info["num_labels"]):

@@ -133,7 +133,7 @@ def test_vocabulary_and_architecture_mismatches_are_refused(tmp_path):
     directory = _copy(tmp_path)
     lines = (directory / "vocab.txt").read_text().splitlines()
     (directory / "vocab.txt").write_text("\n".join(lines[:-1]) + "\n")
-    with pytest.raises(ValueError, match="vocab.txt has 63 tokens but config.json says vocab_size=64"):
+    with pytest.raises(ValueError, match="the vocabulary has 63 tokens but the model.s vocab_size is 64"):
         hf.load_discriminator(directory)
     other = _copy(tmp_path, "classifier")
     config = json.loads((other / "config.json").read_text())

@@ -101,3 +101,19 @@ def test_takes_raw_strings_and_pairs_through_its_preprocessor(tmp_path):
     _, bare = _classifier()
     with pytest.raises(ValueError, match="no preprocessor"):
         bare(texts)
+
+
+def test_a_vocabulary_of_another_size_is_refused_on_loading(tmp_path):
+    from electra_tf.export.serving import export_classifier
+
+    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
+    config = tiny_config(vocab_size=tokenizer.vocab_size)
+    classifier = ElectraClassifier(build_encoder(config, build_embeddings(config)), 2)
+    classifier.save_pretrained(tmp_path / "tuned", config, tokenizer, label_names=["no", "yes"])
+    vocab = tmp_path / "tuned" / "vocab.txt"
+    vocab.write_text(vocab.read_text() + "zzzextrazzz\n")  # 8001 tokens for a model of 8000
+    with pytest.raises(ValueError, match="the vocabulary has 8001 tokens but the model's vocab_size is 8000"):
+        ElectraClassifier.from_pretrained(tmp_path / "tuned")
+    with pytest.raises(ValueError, match="8001 tokens"):
+        export_classifier(tmp_path / "tuned", tmp_path / "export")
+    assert not (tmp_path / "export").exists()

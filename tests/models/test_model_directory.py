@@ -28,7 +28,7 @@ def test_missing_or_mismatched_files_are_named(tmp_path):
         ElectraPretrainer.from_pretrained(tmp_path)
     pretrainer = ElectraPretrainer(tiny_config())
     pretrainer(random_batch())
-    with pytest.raises(ValueError, match="8000 tokens but the model 130"):
+    with pytest.raises(ValueError, match="the vocabulary has 8000 tokens but the model.s vocab_size is 130"):
         pretrainer.save_pretrained(tmp_path / "model", WordPieceTokenizer(SAMPLE_VOCAB_FILE))
     assert not (tmp_path / "model").exists()
 
