@@ -110,8 +110,10 @@ def _from_keras_hub(preset: pathlib.Path, output: pathlib.Path) -> str:
     if not vocabulary.is_file():
         raise FileNotFoundError(f"{preset} is not a keras-hub ELECTRA preset directory (no {vocabulary}).")
     tokenizer = WordPieceTokenizer(vocabulary)
-    encoder, config = from_keras_hub(keras_hub.models.ElectraBackbone.from_preset(str(preset)))
-    config = _with_vocabulary(config, tokenizer)
+    # The special ids go in as the config is built: the defaults (BERT's 101, ...) may not exist in a small vocabulary.
+    encoder, config = from_keras_hub(keras_hub.models.ElectraBackbone.from_preset(str(preset)),
+                                     **special_token_ids(tokenizer))
+    check_vocabulary(tokenizer, config, str(preset))
     # keras-hub presets hold no heads (and a tanh pooler that is not ELECTRA's): the encoder alone.
     backbone = ElectraBackbone(encoder)
     backbone.save_pretrained(output, config, tokenizer)
