@@ -101,7 +101,7 @@ def load_model(path: str | os.PathLike, config: ElectraConfig, task: str | None 
     if any(name.startswith("generator/") for name in tensors):
         return Converted(_load_pretrainer(tensors, config, path))
     if any(name.startswith("discriminator_predictions/") for name in tensors):
-        return Converted(load_discriminator(path, config))
+        return Converted(_load_discriminator(tensors, config, path))
     backbone = ElectraBackbone(hf.built_encoder(config))
     _assign(hf.encoder_links(backbone.encoder), tensors, path)
     return Converted(backbone)
@@ -110,9 +110,13 @@ def load_model(path: str | os.PathLike, config: ElectraConfig, task: str | None 
 def load_discriminator(path: str | os.PathLike, config: ElectraConfig) -> ElectraDiscriminator:
     """The discriminator (encoder `electra/*` + `discriminator_predictions/*`) of a TF1 checkpoint; the
     generator's variables, if any, are ignored."""
+    return _load_discriminator(read_checkpoint(path), config, path)
+
+
+def _load_discriminator(tensors: dict[str, np.ndarray], config: ElectraConfig, path) -> ElectraDiscriminator:
     discriminator = ElectraDiscriminator(hf.built_encoder(config))
     discriminator.build(ANY_LENGTH_INPUTS)
-    tensors = {name: value for name, value in read_checkpoint(path).items() if not name.startswith("generator")}
+    tensors = {name: value for name, value in tensors.items() if not name.startswith("generator")}
     _assign(hf.discriminator_links(discriminator), tensors, path)
     return discriminator
 
