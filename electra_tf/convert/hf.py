@@ -226,13 +226,13 @@ def built_encoder(config: ElectraConfig) -> ElectraEncoder:
     return encoder
 
 
-def _load(directory, make_model: Callable[[ElectraEncoder, dict], keras.Model],
+def _load(directory, make_model: Callable[[ElectraEncoder, dict, WordPieceTokenizer], keras.Model],
           links_of: Callable[[keras.Model, str], list[WeightLink]]) -> tuple:
-    """(model, config, tokenizer) of a Hugging Face directory: `make_model(encoder, tensors)` builds the
-    model, `links_of(model, prefix)` names its weights."""
+    """(model, config, tokenizer) of a Hugging Face directory: `make_model(encoder, tensors, tokenizer)` builds
+    the model, `links_of(model, prefix)` names its weights."""
     config, tokenizer = _config_and_tokenizer(directory)
     tensors = read_safetensors(directory)
-    model = make_model(built_encoder(config), tensors)
+    model = make_model(built_encoder(config), tensors, tokenizer)
     if not model.built:
         model.build(ANY_LENGTH_INPUTS)
     assign(links_of(model, _prefix(tensors)), tensors, str(directory))
@@ -247,18 +247,18 @@ def _head_size(tensors: dict[str, np.ndarray], name: str, directory, head: str) 
 
 def load_backbone(directory) -> tuple[ElectraBackbone, ElectraConfig, WordPieceTokenizer]:
     """An `ElectraModel` directory (no head) as an `ElectraBackbone`."""
-    return _load(directory, lambda encoder, tensors: ElectraBackbone(encoder),
+    return _load(directory, lambda encoder, tensors, tokenizer: ElectraBackbone(encoder),
                  lambda backbone, prefix: encoder_links(backbone.encoder, prefix))
 
 
 def load_discriminator(directory) -> tuple[ElectraDiscriminator, ElectraConfig, WordPieceTokenizer]:
     """An `ElectraForPreTraining` directory as an `ElectraDiscriminator` (with its RTD head)."""
-    return _load(directory, lambda encoder, tensors: ElectraDiscriminator(encoder), discriminator_links)
+    return _load(directory, lambda encoder, tensors, tokenizer: ElectraDiscriminator(encoder), discriminator_links)
 
 
 def load_generator(directory) -> tuple[ElectraGenerator, ElectraConfig, WordPieceTokenizer]:
     """An `ElectraForMaskedLM` directory as an `ElectraGenerator` (its softmax tied to its word embeddings)."""
-    def make_generator(encoder, tensors):
+    def make_generator(encoder, tensors, tokenizer):
         tied = tensors.pop("generator_lm_head.weight", None)
         embeddings = tensors.get(f"{_prefix(tensors)}embeddings.word_embeddings.weight")
         if tied is not None and not np.array_equal(tied, embeddings):
@@ -271,21 +271,20 @@ def load_generator(directory) -> tuple[ElectraGenerator, ElectraConfig, WordPiec
 
 def load_classifier(directory, max_length: int = 128) -> tuple[ElectraClassifier, ElectraConfig, WordPieceTokenizer]:
     """An `ElectraForSequenceClassification` directory as an `ElectraClassifier` with the Hugging Face head."""
-    tokenizer = load_tokenizer(directory)
-    return _load(directory, lambda encoder, tensors: ElectraClassifier(
+    return _load(directory, lambda encoder, tensors, tokenizer: ElectraClassifier(
         encoder, _head_size(tensors, "classifier.out_proj.bias", directory, "sequence-classification"),
         head="huggingface", preprocessor=ElectraPreprocessor(tokenizer, max_length)), classifier_links)
 
 
 def load_token_classifier(directory) -> tuple[ElectraTokenClassifier, ElectraConfig, WordPieceTokenizer]:
     """An `ElectraForTokenClassification` directory as an `ElectraTokenClassifier`."""
-    return _load(directory, lambda encoder, tensors: ElectraTokenClassifier(
+    return _load(directory, lambda encoder, tensors, tokenizer: ElectraTokenClassifier(
         encoder, _head_size(tensors, "classifier.bias", directory, "token-classification")), token_classifier_links)
 
 
 def load_question_answerer(directory) -> tuple[ElectraQuestionAnswerer, ElectraConfig, WordPieceTokenizer]:
     """An `ElectraForQuestionAnswering` directory as an `ElectraQuestionAnswerer` with the Hugging Face head."""
-    def make_reader(encoder, tensors):
+    def make_reader(encoder, tensors, tokenizer):
         if _head_size(tensors, "qa_outputs.bias", directory, "question-answering") != 2:
             raise ValueError(f"{directory}: qa_outputs has {tensors['qa_outputs.bias'].shape[0]} outputs, not 2 "
                              "(start, end).")
