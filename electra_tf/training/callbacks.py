@@ -108,7 +108,7 @@ class BestOnDev(keras.callbacks.Callback):
     """Evaluates on development data after every epoch, logs the metrics, and keeps the best weights.
 
     The metrics go into the epoch logs (prefixed `dev_`, so TensorBoard and History record them); at the end
-    of training the model gets the weights of its best epoch by `score_key`.
+    of training the model gets the weights of its best epoch by `score_key`, whose metrics are `best_metrics`.
 
     Args:
         evaluate: callable. `evaluate(model) -> dict[str, float]`, higher `score_key` is better.
@@ -121,6 +121,7 @@ class BestOnDev(keras.callbacks.Callback):
         self.score_key = score_key
         self.best_score = -np.inf
         self.best_epoch = -1
+        self.best_metrics: dict[str, float] = {}
         self._best_weights = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -129,7 +130,7 @@ class BestOnDev(keras.callbacks.Callback):
             logs.update({f"dev_{name}": value for name, value in metrics.items()})
         score = metrics[self.score_key]
         if np.isfinite(score) and score > self.best_score or self._best_weights is None:
-            self.best_score, self.best_epoch = score, epoch
+            self.best_score, self.best_epoch, self.best_metrics = score, epoch, metrics
             self._best_weights = self.model.get_weights()
 
     def on_train_end(self, logs: dict | None = None) -> None:

@@ -81,6 +81,8 @@ def run_glue(job: GlueJob) -> dict:
     learning_rate = job.learning_rate or paper_learning_rate(config.hidden_size)
     decay = job.layerwise_lr_decay or (0.9 if config.num_hidden_layers >= 24 else 0.8)
 
+    selecting = next(iter(devs))  # the split that selects epochs and seeds (dev; MNLI: dev_matched)
+    others = {name: split for name, split in devs.items() if name != selecting}
     runs, best = [], None
     for seed in job.seeds:
         keras.utils.set_random_seed(seed)
@@ -89,13 +91,16 @@ def run_glue(job: GlueJob) -> dict:
         model.compile(optimizer=create_optimizer(
             learning_rate, total_steps, int(job.warmup_proportion * total_steps), weight_decay=job.weight_decay,
             layerwise_lr_decay=decay, num_layers=config.num_hidden_layers))
-        evaluation = BestOnDev(lambda m: _evaluate(m, task, devs, preprocessor, job.batch_size)[_first(devs)])
+        evaluation = BestOnDev(lambda m: _evaluate(m, task, {selecting: devs[selecting]}, preprocessor,
+                                                   job.batch_size)[selecting])
         model.fit(glue_dataset(train, preprocessor, job.batch_size, shuffle=True, seed=seed).repeat(),
                   epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=False, verbose=2,
                   callbacks=[evaluation, keras.callbacks.TensorBoard(str(output_dir / "logs" / f"seed_{seed}"))])
-        dev_metrics = _evaluate(model, task, devs, preprocessor, job.batch_size)
+        # The model now has its best epoch's weights; that epoch's selecting-split metrics are known already.
+        dev_metrics = {selecting: evaluation.best_metrics, **_evaluate(model, task, others, preprocessor,
+                                                                        job.batch_size)}
         runs.append({"seed": seed, "best_epoch": evaluation.best_epoch + 1, "dev": dev_metrics})
-        score = dev_metrics[_first(devs)]["score"]
+        score = dev_metrics[selecting]["score"]
         if best is None or score > best[0]:
             best = (score, seed)
             model.save_pretrained(output_dir / "model", config, tokenizer, label_names=task.label_names,
@@ -119,10 +124,6 @@ def _read(job: GlueJob, task: GlueTask, split: str) -> GlueSplit:
     if job.use_tfds:
         return read_glue_tfds(task, split, job.tfds_data_dir, allow_empty=task.name == "qqp")
     return read_glue_tsv(task, job.data_dir, split, allow_empty=task.name == "qqp")
-
-
-def _first(devs: dict) -> str:
-    return next(iter(devs))  # the split that selects epochs and seeds (dev; MNLI: dev_matched)
 
 
 def _predict(model: keras.Model, split: GlueSplit, preprocessor, batch_size: int) -> np.ndarray:

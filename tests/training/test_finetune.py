@@ -5,9 +5,12 @@ import pathlib
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from electra_tf.config import ElectraConfig
+from electra_tf.data.glue import read_glue_tsv
 from electra_tf.data.pretraining import CorpusSource
+from electra_tf.evaluation.glue import glue_metrics
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE
 from electra_tf.training.finetune import GlueJob, run_glue
@@ -63,12 +66,19 @@ def _synthetic_sst2(root: pathlib.Path) -> None:
 def test_several_seeds_report_the_median_and_write_leaderboard_predictions(pretrained, tmp_path):
     _synthetic_sst2(tmp_path / "glue")
     results = run_glue(GlueJob(task="sst2", model_dir=str(pretrained), output_dir=str(tmp_path / "out"),
-                               data_dir=str(tmp_path / "glue"), num_steps=20, max_length=32, seeds=(1, 2, 3)))
+                               data_dir=str(tmp_path / "glue"), num_steps=20, batch_size=64, max_length=32,
+                               seeds=(1, 2, 3)))
+    assert results["settings"]["epochs"] == 2  # the best of two epochs is kept
     accuracies = [run["dev"]["dev"]["accuracy"] for run in results["runs"]]
     assert [run["seed"] for run in results["runs"]] == [1, 2, 3]
     assert results["median"]["dev"]["accuracy"] == pytest.approx(float(np.median(accuracies)))
     best = max(results["runs"], key=lambda run: run["dev"]["dev"]["score"])
     assert results["saved_model"]["seed"] == best["seed"]
+    # The reported dev metrics are those of the saved (best-epoch) weights.
+    saved = ElectraClassifier.from_pretrained(tmp_path / "out" / "model", max_length=32)
+    dev = read_glue_tsv("sst2", tmp_path / "glue", "dev")
+    predictions = saved.predict(tf.constant(dev.texts[0]), verbose=0)
+    assert glue_metrics("sst2", predictions, dev.labels) == pytest.approx(best["dev"]["dev"])
     predictions = (tmp_path / "out" / "predictions" / "SST-2.tsv").read_text().splitlines()
     assert predictions[0] == "index\tprediction" and len(predictions) == 101
     assert {line.split("\t")[1] for line in predictions[1:]} <= {"0", "1"}
