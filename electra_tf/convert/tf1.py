@@ -96,7 +96,7 @@ def load_model(path: str | os.PathLike, config: ElectraConfig, task: str | None 
         if f"task_specific/{task}/qa_hidden/kernel" in tensors:
             return Converted(_load_question_answerer(tensors, config, task, path), {"task": task})
         if tagging or (tagging is None and task in _TAGGING_TASKS):
-            return Converted(_load_tagger(tensors, config, task, path), {"task": task})
+            return Converted(_load_dense_head(ElectraTokenClassifier, tensors, config, task, path), {"task": task})
         return _load_classifier(tensors, config, task, path)
     if any(name.startswith("generator/") for name in tensors):
         return Converted(_load_pretrainer(tensors, config, path))
@@ -148,10 +148,7 @@ def _load_pretrainer(tensors: dict[str, np.ndarray], config: ElectraConfig, path
 def _load_classifier(tensors: dict[str, np.ndarray], config: ElectraConfig, task: str, path) -> Converted:
     from electra_tf.data.glue import get_task
 
-    num_labels = _output_size(tensors, f"task_specific/{task}/dense", path)
-    classifier = ElectraClassifier(hf.built_encoder(config), num_labels)
-    _assign(hf.encoder_links(classifier.encoder) + hf.dense_links(f"task_specific.{task}.dense", classifier.logits),
-            tensors, path)
+    classifier = _load_dense_head(ElectraClassifier, tensors, config, task, path)
     if task not in _GLUE_TASKS:
         return Converted(classifier, {"task": task})
     glue_task = get_task(_GLUE_TASKS[task])
@@ -167,10 +164,12 @@ def _load_classifier(tensors: dict[str, np.ndarray], config: ElectraConfig, task
                                   "text_pair": glue_task.is_pair})
 
 
-def _load_tagger(tensors: dict[str, np.ndarray], config: ElectraConfig, task: str, path) -> ElectraTokenClassifier:
-    tagger = ElectraTokenClassifier(hf.built_encoder(config), _output_size(tensors, f"task_specific/{task}/dense", path))
-    _assign(hf.encoder_links(tagger.encoder) + hf.dense_links(f"task_specific.{task}.dense", tagger.logits), tensors, path)
-    return tagger
+def _load_dense_head(model_class: type, tensors: dict[str, np.ndarray], config: ElectraConfig, task: str, path):
+    """A classifier or tagger: the encoder and the one `task_specific/<task>/dense` layer of its head."""
+    model = model_class(hf.built_encoder(config), _output_size(tensors, f"task_specific/{task}/dense", path))
+    head = hf.dense_links(f"task_specific.{task}.dense", model.logits)
+    _assign(hf.encoder_links(model.encoder) + head, tensors, path)
+    return model
 
 
 def _load_question_answerer(tensors: dict[str, np.ndarray], config: ElectraConfig, task: str,
@@ -182,9 +181,9 @@ def _load_question_answerer(tensors: dict[str, np.ndarray], config: ElectraConfi
     # answerability classifier's `dense_2` and `dense_3`. Links take Hugging Face-style names, which
     # `tf1_name` spells task_specific/<task>/<layer>/{kernel,bias}.
     prefix = f"task_specific.{task}"
-    head = [*hf.dense_links(f"{prefix}.dense", reader.start_logits), *hf.dense_links(f"{prefix}.qa_hidden", reader.end_hidden),
-            *hf.dense_links(f"{prefix}.dense_1", reader.end_logits), *hf.dense_links(f"{prefix}.dense_2", reader.answerable_hidden),
-            *hf.dense_links(f"{prefix}.dense_3", reader.answerable_logits)]
+    layers = {"dense": reader.start_logits, "qa_hidden": reader.end_hidden, "dense_1": reader.end_logits,
+              "dense_2": reader.answerable_hidden, "dense_3": reader.answerable_logits}
+    head = [link for name, layer in layers.items() for link in hf.dense_links(f"{prefix}.{name}", layer)]
     _assign(hf.encoder_links(reader.encoder) + head, tensors, path)
     return reader
 

@@ -50,8 +50,7 @@ class ClassifierServingModule(tf.Module):
     def __init__(self, classifier: ElectraClassifier, label_names: list[str] | None, text_pair: bool,
                  vocab_file: str | os.PathLike):
         super().__init__()
-        if label_names is not None and len(label_names) != classifier.num_labels:
-            raise ValueError(f"{len(label_names)} label names for a head of {classifier.num_labels} labels.")
+        base.check_label_names(label_names, classifier.num_labels)
         self.classifier = classifier
         self.preprocessor = classifier.preprocessor
         self.text_pair = text_pair

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+from typing import Sequence
 
 import keras
 
@@ -89,6 +90,19 @@ def save_model_directory(model: keras.Model, config: ElectraConfig, directory: s
         save_tokenizer(tokenizer, directory)
     if task_info is not None:
         (directory / TASK_FILE).write_text(json.dumps(task_info, indent=2) + "\n")
+
+
+def labelled_task_info(model: keras.Model, task: str | None, label_names: Sequence[str] | None) -> dict:
+    """The `task.json` fields of a model with `num_labels` outputs, its label names checked against them."""
+    check_label_names(label_names, model.num_labels)
+    return {"task_type": model.TASK_TYPE, "task": task, "num_labels": model.num_labels,
+            "label_names": None if label_names is None else list(label_names)}
+
+
+def check_label_names(label_names: Sequence[str] | None, num_labels: int) -> None:
+    """Refuses label names that do not name each of a head's `num_labels` outputs once."""
+    if label_names is not None and len(label_names) != num_labels:
+        raise ValueError(f"{len(label_names)} label names for a head of {num_labels} labels.")
 
 
 def read_task_info(directory: str | os.PathLike) -> dict:

@@ -111,11 +111,7 @@ class ElectraClassifier(base.EncoderModel):
                         text_pair: bool = False) -> None:
         """Writes a fine-tuned model directory: config, weights, tokenizer and `task.json` (the task's name,
         label names, and whether an input is a text pair)."""
-        if label_names is not None and len(label_names) != self.num_labels:
-            raise ValueError(f"{len(label_names)} label names for a head of {self.num_labels} labels.")
-        task_info = {"task_type": self.TASK_TYPE, "task": task, "num_labels": self.num_labels,
-                     "label_names": list(label_names) if label_names is not None else None, "head": self.head,
-                     "text_pair": text_pair}
+        task_info = {**base.labelled_task_info(self, task, label_names), "head": self.head, "text_pair": text_pair}
         base.save_model_directory(self, config, directory, tokenizer, task_info)
 
     def export_serving(self, export_dir: str | os.PathLike, label_names: Sequence[str] | None = None,

@@ -85,11 +85,7 @@ class ElectraTokenClassifier(base.EncoderModel):
                         tokenizer: WordPieceTokenizer | None = None, label_names: Sequence[str] | None = None,
                         task: str | None = None) -> None:
         """Writes a fine-tuned model directory: config, weights, tokenizer and `task.json` (task, label names)."""
-        if label_names is not None and len(label_names) != self.num_labels:
-            raise ValueError(f"{len(label_names)} label names for a head of {self.num_labels} labels.")
-        task_info = {"task_type": self.TASK_TYPE, "task": task, "num_labels": self.num_labels,
-                     "label_names": list(label_names) if label_names is not None else None}
-        base.save_model_directory(self, config, directory, tokenizer, task_info)
+        base.save_model_directory(self, config, directory, tokenizer, base.labelled_task_info(self, task, label_names))
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, num_labels: int | None = None,
