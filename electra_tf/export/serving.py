@@ -45,10 +45,11 @@ class ClassifierServingModule(tf.Module):
         label_names: label names (None for regression).
         text_pair: bool. Whether requests are text pairs (`text`, `text_b`).
         vocab_file: path of the vocabulary, saved as an asset.
+        labels_file: path of the label names (one per line), saved as an asset; None for regression.
     """
 
     def __init__(self, classifier: ElectraClassifier, label_names: list[str] | None, text_pair: bool,
-                 vocab_file: str | os.PathLike):
+                 vocab_file: str | os.PathLike, labels_file: str | os.PathLike | None = None):
         super().__init__()
         base.check_label_names(label_names, classifier.num_labels)
         self.classifier = classifier
@@ -57,9 +58,7 @@ class ClassifierServingModule(tf.Module):
         self.regression = classifier.num_labels == 1
         self.vocab_asset = tf.saved_model.Asset(str(vocab_file))
         self.label_names = tf.constant(label_names or [], tf.string)
-        if label_names:
-            labels_file = pathlib.Path(tempfile.mkdtemp()) / "labels.txt"
-            labels_file.write_text("\n".join(label_names) + "\n", encoding="utf-8")
+        if labels_file is not None:
             self.labels_asset = tf.saved_model.Asset(str(labels_file))
 
     def _answer(self, logits: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -68,9 +67,11 @@ class ClassifierServingModule(tf.Module):
         probabilities = tf.nn.softmax(logits, axis=-1)
         return {"labels": tf.gather(self.label_names, tf.argmax(logits, axis=-1)), "probabilities": probabilities}
 
-    def _logits(self, texts: tuple[tf.Tensor, ...]) -> tf.Tensor:
-        inputs = self.preprocessor(texts if self.text_pair else texts[0])
+    def _logits(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
         return tf.cast(self.classifier(inputs, training=False), tf.float32)
+
+    def _text_logits(self, texts: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        return self._logits(self.preprocessor(texts if self.text_pair else texts[0]))
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         text_specs = [tf.TensorSpec([None], tf.string, name="text")]
@@ -80,21 +81,20 @@ class ClassifierServingModule(tf.Module):
 
         @tf.function(input_signature=text_specs)
         def serve_text(*texts):
-            return self._answer(self._logits(texts))
+            return self._answer(self._text_logits(texts))
 
         ids_spec = [tf.TensorSpec([None, None], tf.int32, name=name)
                     for name in INPUT_KEYS]
 
         @tf.function(input_signature=ids_spec)
         def predict_ids(token_ids, segment_ids, padding_mask):
-            inputs = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
-            return {"logits": tf.cast(self.classifier(inputs, training=False), tf.float32)}
+            return {"logits": self._logits(dict(zip(INPUT_KEYS, (token_ids, segment_ids, padding_mask))))}
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
         def serve_examples(inputs):
             features = tf.io.parse_example(inputs, {name: tf.io.FixedLenFeature([], tf.string, default_value="")
                                                     for name in names})
-            logits = self._logits(tuple(features[name] for name in names))
+            logits = self._text_logits(tuple(features[name] for name in names))
             if self.regression:
                 return {"outputs": logits[:, 0]}
             batch = tf.shape(logits)[0]
@@ -143,10 +143,15 @@ def export_serving(classifier: ElectraClassifier, export_dir: str | os.PathLike,
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(dir=target.parent))
     try:
-        vocab_file = staging.parent / f".{staging.name}-vocab.txt"
-        write_vocabulary(classifier.preprocessor.tokenizer.vocabulary, vocab_file)
-        module = ClassifierServingModule(classifier, label_names, text_pair, vocab_file)
-        tf.saved_model.save(module, str(staging), signatures=module.signatures())
+        with tempfile.TemporaryDirectory() as asset_dir:  # saving copies the asset files into assets/
+            vocab_file = pathlib.Path(asset_dir) / "vocab.txt"
+            write_vocabulary(classifier.preprocessor.tokenizer.vocabulary, vocab_file)
+            labels_file = None
+            if label_names:
+                labels_file = pathlib.Path(asset_dir) / "labels.txt"
+                labels_file.write_text("\n".join(label_names) + "\n", encoding="utf-8")
+            module = ClassifierServingModule(classifier, label_names, text_pair, vocab_file, labels_file)
+            tf.saved_model.save(module, str(staging), signatures=module.signatures())
         _set_example_method(staging, "tensorflow/serving/regress" if module.regression
                             else "tensorflow/serving/classify")
         write_warmup_requests(staging, text_pair=text_pair)
@@ -154,8 +159,6 @@ def export_serving(classifier: ElectraClassifier, export_dir: str | os.PathLike,
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    finally:
-        vocab_file.unlink(missing_ok=True)
     return target
 
 

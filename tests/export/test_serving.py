@@ -61,6 +61,13 @@ def test_raw_text_signature_matches_keras_in_a_fresh_process(exported):
     assert answer["labels"] == [LABELS[i] for i in expected.argmax(axis=1)]
 
 
+def test_the_vocabulary_and_label_names_are_assets_and_nothing_else_is_left_behind(exported):
+    model_dir, saved_model = exported
+    assert (saved_model / "assets" / "vocab.txt").read_text() == (model_dir / "vocab.txt").read_text()
+    assert (saved_model / "assets" / "labels.txt").read_text().splitlines() == LABELS
+    assert sorted(p.name for p in saved_model.parent.iterdir()) == ["1"]  # no staging or temporary files
+
+
 def test_saved_model_cli_lists_the_three_signatures(exported):
     _, saved_model = exported
     cli = pathlib.Path(sys.executable).parent / "saved_model_cli"
