@@ -14,6 +14,9 @@ REFERENCE = np.load(FIXTURES / "outputs.npz")
 INPUTS = {"token_ids": REFERENCE["input_ids"], "segment_ids": REFERENCE["token_type_ids"],
           "padding_mask": REFERENCE["attention_mask"]}
 REAL = REFERENCE["attention_mask"].astype(bool)
+# Where an answer can start or end: the context (segment 1) and [CLS]; elsewhere the model adds -1000, as the original.
+ANSWERABLE = REAL & (INPUTS["segment_ids"] == 1)
+ANSWERABLE[:, 0] = True
 
 
 def test_discriminator_hidden_states_and_logits_match_transformers():
@@ -55,13 +58,10 @@ def test_token_classifier_logits_match_transformers():
 def test_question_answerer_span_logits_match_transformers_where_an_answer_can_be():
     reader, _, _ = hf.load_question_answerer(FIXTURES / "question_answerer")
     outputs = reader(INPUTS)
-    # Answers lie in the context (segment 1) or at [CLS]; elsewhere the model adds -1000, as the original.
-    answerable = REAL & (INPUTS["segment_ids"] == 1)
-    answerable[:, 0] = True
     for name in ("start_logits", "end_logits"):
         logits = outputs[name].numpy()
-        np.testing.assert_allclose(logits[answerable], REFERENCE[f"question_answerer_{name}"][answerable], atol=1e-5)
-        assert np.all(logits[~answerable] < -900)
+        np.testing.assert_allclose(logits[ANSWERABLE], REFERENCE[f"question_answerer_{name}"][ANSWERABLE], atol=1e-5)
+        assert np.all(logits[~ANSWERABLE] < -900)
 
 
 @pytest.mark.parametrize("name, task_type", [
@@ -78,9 +78,8 @@ def test_every_architecture_converts_to_a_model_directory_that_loads_whole(tmp_p
                  "question_answerer": "question_answerer_start_logits"}[name]
     outputs = model(INPUTS)
     outputs = (outputs["start_logits"] if isinstance(outputs, dict) else outputs).numpy()
-    mask = REAL[:, 0] if name == "classifier" else REAL & (INPUTS["segment_ids"] == 1) if name == "question_answerer" \
-        else REAL
-    np.testing.assert_allclose(outputs[mask], REFERENCE[reference][mask], atol=1e-5)
+    compared = {"classifier": REAL[:, 0], "question_answerer": ANSWERABLE}.get(name, REAL)
+    np.testing.assert_allclose(outputs[compared], REFERENCE[reference][compared], atol=1e-5)
     if name == "token_classifier":
         assert base.read_task_info(tmp_path / "ours")["label_names"] == ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
