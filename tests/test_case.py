@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import keras
 
 from electra_tf.config import ElectraConfig
 
 TINY_VOCAB_SIZE = 130  # ids 0..103 follow the BERT layout; 104..129 are "words"
+
+
+def _shared_data() -> pathlib.Path:
+    # The real datasets: ../shared/data beside the checkout (a CI clone), else the workplace's copy.
+    beside = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+    return beside if beside.is_dir() else pathlib.Path("/work/shared/data")
+
+
+SHARED_DATA = _shared_data()  # tests that read it skip when a dataset is missing
 
 
 def tiny_config(**overrides) -> ElectraConfig:

@@ -15,8 +15,9 @@ from electra_tf.data.glue import (
     read_glue_tsv,
 )
 from electra_tf.text import SAMPLE_VOCAB_FILE, ElectraPreprocessor, WordPieceTokenizer
+from tests.test_case import SHARED_DATA
 
-GLUE_DIR = pathlib.Path("/work/shared/data/glue")
+GLUE_DIR = SHARED_DATA / "glue"
 NLI3 = ("entailment", "neutral", "contradiction")
 NLI2 = ("entailment", "not_entailment")
 
@@ -115,7 +116,7 @@ REAL = [  # task, split, rows, label counts (by id) or score range
 ]
 
 
-@pytest.mark.skipif(not GLUE_DIR.is_dir(), reason="no local GLUE copy in /work/shared/data/glue")
+@pytest.mark.skipif(not GLUE_DIR.is_dir(), reason="no local GLUE copy in the shared data")
 @pytest.mark.parametrize("name, split, rows, counts", REAL, ids=[f"{r[0]}-{r[1]}" for r in REAL])
 def test_real_glue_files(name, split, rows, counts):
     task = GLUE_TASKS[name]
@@ -139,7 +140,7 @@ def test_real_glue_files(name, split, rows, counts):
     assert all(text.strip() for texts in data.texts for text in texts)
 
 
-@pytest.mark.skipif(not GLUE_DIR.is_dir(), reason="no local GLUE copy in /work/shared/data/glue")
+@pytest.mark.skipif(not GLUE_DIR.is_dir(), reason="no local GLUE copy in the shared data")
 @pytest.mark.parametrize("name", ["cola", "sst2", "rte", "stsb"])
 def test_real_files_give_the_same_examples_and_label_ids_as_tfds_code(name, tmp_path):
     """TFDS's own GLUE example generator, run on the same file, gives our texts and label ids."""

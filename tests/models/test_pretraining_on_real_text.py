@@ -1,6 +1,5 @@
 """A tiny ELECTRA learns on real English text: the loss falls and the discriminator separates replaced tokens."""
 
-import pathlib
 
 import numpy as np
 import keras
@@ -10,12 +9,12 @@ from electra_tf.data.pretraining import CorpusSource, pretraining_dataset
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
 from electra_tf.training.optimization import create_optimizer
-from tests.test_case import tiny_config
+from tests.test_case import SHARED_DATA, tiny_config
 
-CORPUS = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data" / "pretrain-en" / "gutenberg"
+CORPUS = SHARED_DATA / "pretrain-en" / "gutenberg"
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="needs ../shared/data/pretrain-en")
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="needs the shared pre-training corpus")
 def test_tiny_model_learns_replaced_token_detection_in_200_steps():
     keras.utils.set_random_seed(0)
     tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)

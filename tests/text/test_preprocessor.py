@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import pathlib
 import random
 
 import keras
@@ -13,8 +12,9 @@ import pytest
 import tensorflow as tf
 
 from electra_tf.text import SAMPLE_VOCAB_FILE, ElectraPreprocessor, WordPieceTokenizer
+from tests.test_case import SHARED_DATA
 
-MRPC_DEV = pathlib.Path("/work/shared/data/glue/MRPC/dev.tsv")
+MRPC_DEV = SHARED_DATA / "glue" / "MRPC" / "dev.tsv"
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
          "the", "cat", "sat", "on", "mat", "a", "dog", ".", "##s", "un", "##aff", "##able"]

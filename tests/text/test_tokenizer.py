@@ -20,8 +20,9 @@ from electra_tf.text import (
     write_vocabulary,
 )
 from electra_tf.text import tokenizer as tokenizer_module
+from tests.test_case import SHARED_DATA
 
-PRETRAIN_EN = pathlib.Path("/work/shared/data/pretrain-en")
+PRETRAIN_EN = SHARED_DATA / "pretrain-en"
 
 VOCAB = [
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",

@@ -15,8 +15,9 @@ from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE
 from electra_tf.training.finetune import GlueJob, run_glue
 from electra_tf.training.pretrain import PretrainingJob, run_pretraining
+from tests.test_case import SHARED_DATA
 
-GLUE = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data" / "glue"
+GLUE = SHARED_DATA / "glue"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def pretrained(tmp_path_factory):
     return directory
 
 
-@pytest.mark.skipif(not (GLUE / "SST-2").is_dir(), reason="needs ../shared/data/glue")
+@pytest.mark.skipif(not (GLUE / "SST-2").is_dir(), reason="needs the shared GLUE data")
 def test_sst2_beats_the_majority_class(pretrained, tmp_path):
     results = run_glue(GlueJob(task="sst2", model_dir=str(pretrained), output_dir=str(tmp_path), data_dir=str(GLUE),
                                num_steps=600, max_length=64))
@@ -40,7 +41,7 @@ def test_sst2_beats_the_majority_class(pretrained, tmp_path):
     assert ElectraClassifier.from_pretrained(tmp_path / "model").num_labels == 2
 
 
-@pytest.mark.skipif(not (GLUE / "STS-B").is_dir(), reason="needs ../shared/data/glue")
+@pytest.mark.skipif(not (GLUE / "STS-B").is_dir(), reason="needs the shared GLUE data")
 def test_stsb_regression_correlates(pretrained, tmp_path):
     # A larger LR than the paper's 3e-4: the test's few hundred steps must also move the head to the 0-5 scale.
     results = run_glue(GlueJob(task="stsb", model_dir=str(pretrained), output_dir=str(tmp_path), data_dir=str(GLUE),
