@@ -88,9 +88,10 @@ class ElectraPretrainer(keras.Model):
     import numpy as np
     import keras
     from electra_tf.config import ElectraConfig
+    from electra_tf.training.optimization import ElectraAdamW
     config = ElectraConfig.from_preset("tiny", vocab_size=120)
     pretrainer = ElectraPretrainer(config)
-    pretrainer.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    pretrainer.compile(optimizer=ElectraAdamW(1e-3))
     token_ids = np.random.randint(104, 120, size=(8, 16)).astype("int32")
     token_ids[:, 0], token_ids[:, -1] = 101, 102
     batch = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),

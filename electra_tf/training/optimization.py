@@ -129,6 +129,11 @@ class ElectraAdamW(keras.optimizers.AdamW):
     heads, `layerwise_lr_decay` for the top layer. A schedule is evaluated at
     the number of updates, also under gradient accumulation. Global-norm
     clipping happens after the cross-replica gradient sum, as in the original.
+    Embedding gradients (`tf.IndexedSlices`) have their repeated rows summed
+    first, so the clip measures the summed gradient and Adam squares sums: as
+    PyTorch does, and as the original did on TPU, where its one-hot lookups
+    give dense gradients (on GPU its clip measured the unsummed rows of the
+    word table; `original_quirks` does not reproduce that).
     Keras's own gradient accumulation fails under a `MirroredStrategy` that
     uses merge calls (e.g. over CPUs), with or without this class.
 
@@ -214,6 +219,18 @@ class ElectraAdamW(keras.optimizers.AdamW):
             raise ValueError("Build the optimizer before asking multipliers.")
         return self._lr_multipliers[self._get_variable_index(variable)]
 
+    def apply(self, grads, trainable_variables=None):
+        # An embedding lookup's gradient is a `tf.IndexedSlices` with one row per token occurrence.
+        # Keras 3.15's Adam squares those rows before repeated ones are summed (so `v` gets sum(g^2)
+        # instead of (sum g)^2) and its global-norm clip measures the unsummed rows; both make
+        # frequent ids move far too much. Minimal reproduction: a 2-row table looked up 4,096 times
+        # with gradient 0.01 per occurrence moves -0.19 after three Adam steps of lr 1e-3, and
+        # -0.003 with the same gradient made dense. No Keras issue covers it (keras-team/keras#19992
+        # is about the speed of sparse updates, which are dense in Adam anyway). Summing here, before
+        # the all-reduce, the clip and the update, gives every caller PyTorch's and the original's
+        # update, and a clip that measures the summed gradient.
+        return super().apply([_sum_repeated_rows(g) for g in grads], trainable_variables)
+
     def _get_current_learning_rate(self):
         # Keras feeds schedules the micro-batch count `_iterations`.
         if isinstance(self._learning_rate, LearningRateSchedule):
@@ -263,6 +280,13 @@ class ElectraAdamW(keras.optimizers.AdamW):
             layer_decay_off_by_one=self.layer_decay_off_by_one,
         )
         return config
+
+
+def _sum_repeated_rows(gradient):
+    """The dense gradient of a `tf.IndexedSlices` (repeated rows summed); other gradients as they are."""
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.convert_to_tensor(gradient)
+    return gradient
 
 
 def create_optimizer(

@@ -270,6 +270,44 @@ def test_layerwise_decay_also_scales_weight_decay():
         np.testing.assert_allclose(variable.numpy(), old * factor, rtol=1e-6)
 
 
+def _embedding_gradient_steps(model, steps=3):
+    """Per step, one gradient per variable; the word table's as an embedding lookup gives it: one row
+    per occurrence, with ids repeated hundreds of times (and some rows not looked up at all)."""
+    rng = np.random.default_rng(3)
+    ids = np.array([0] * 500 + [3] * 20 + [7], np.int32)
+    gradient_steps = []
+    for _ in range(steps):
+        grads = []
+        for variable in model.trainable_variables:
+            if variable.path.endswith("word_embeddings/embeddings"):
+                values = rng.normal(size=(len(ids), variable.shape[1])).astype("float32")
+                grads.append(tf.IndexedSlices(tf.constant(values), tf.constant(ids),
+                                              tf.constant(variable.shape)))
+            else:
+                grads.append(tf.constant(rng.normal(size=variable.shape).astype("float32")))
+        gradient_steps.append(grads)
+    return gradient_steps
+
+
+@pytest.mark.parametrize("clip_norm", [None, 1.0])
+def test_repeated_embedding_rows_update_as_their_dense_sum(clip_norm):
+    # Keras's Adam alone squares the rows before summing them, and its clip measures them unsummed:
+    # the repeated rows would move about 20x too far.
+    results = []
+    for densify in (False, True):
+        model = _tiny_model()
+        optimizer = ElectraAdamW(1e-2, weight_decay=0.1, global_clipnorm=clip_norm,
+                                 layerwise_lr_decay=0.8, num_layers=2)
+        for grads in _embedding_gradient_steps(model):
+            if densify:
+                grads = [tf.convert_to_tensor(g) for g in grads]
+            optimizer.apply(grads, model.trainable_variables)
+        results.append({v.path: v.numpy() for v in model.trainable_variables})
+    sparse, dense = results
+    for path in dense:
+        np.testing.assert_allclose(sparse[path], dense[path], atol=1e-6, err_msg=path)
+
+
 def _train(model, optimizer, jit_compile, steps=3):
     rng = np.random.default_rng(1)
     ids = rng.integers(0, 10, size=(4, 3))
