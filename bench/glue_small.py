@@ -9,12 +9,12 @@ What is measured:
                checkpoints, saving); `tokens_per_s` = steps * batch_size * seq_len / wall_s (every position,
                padding included); `last_epoch_tokens_per_s` is the steady rate of the last 1000 steps (or of
                the whole run when shorter, first step included), from `training_metadata.json`.
-  tasks        `run_glue` on SST-2, CoLA, MRPC, STS-B and RTE from `--glue_dir`, with the paper's per-task
+  tasks        `run_finetuning` on SST-2, CoLA, MRPC, STS-B and RTE from `--glue_dir`, with the paper's per-task
                settings (3 epochs, 10 for RTE and STS-B; batch 32; LR 3e-4 for Small; layer-wise LR decay
                0.8), or `--finetune_steps` steps each, once per seed in `--seeds`. Per task: the dev metrics
                (median over seeds, in percent), `score` (the GLUE headline: MCC for CoLA, accuracy for SST-2
                and RTE, the mean of accuracy and F1 for MRPC, of Pearson and Spearman for STS-B), `wall_s`
-               around `run_glue` (all seeds: loading, training, a dev evaluation per epoch, saving) and
+               around `run_finetuning` (all seeds: loading, training, a dev evaluation per epoch, saving) and
                `examples_per_s` = seeds * epochs * steps_per_epoch * batch_size / wall_s (every batch
                counted as full: an epoch's partial last batch adds fewer than batch_size too many).
   glue_average `electra_tf.evaluation.glue.glue_average` of the five scores (not comparable with the paper's
@@ -50,7 +50,8 @@ from electra_tf.config import PRESETS, ElectraConfig
 from electra_tf.data.pretraining import CorpusSource
 from electra_tf.evaluation.glue import glue_average
 from electra_tf.text import SAMPLE_VOCAB_FILE
-from electra_tf.training.finetune import GlueJob, run_glue
+from electra_tf.tasks.glue import GlueFinetuning
+from electra_tf.training.finetune import FinetuningJob, run_finetuning
 from electra_tf.training.pretrain import METADATA_FILE, PretrainingJob, run_pretraining
 
 TASKS = ("sst2", "cola", "mrpc", "stsb", "rte")
@@ -101,10 +102,10 @@ def pretrain(config: ElectraConfig, output_dir: pathlib.Path) -> dict[str, Any]:
 
 def finetune(task: str, model_dir: pathlib.Path, output_dir: pathlib.Path, seeds: tuple[int, ...]) -> dict[str, Any]:
     """Fine-tunes `task` once per seed; returns its median dev metrics, settings and times."""
-    job = GlueJob(task=task, model_dir=str(model_dir), output_dir=str(output_dir), data_dir=FLAGS.glue_dir,
-                  num_steps=FLAGS.finetune_steps, seeds=seeds)
+    job = FinetuningJob(model_dir=str(model_dir), output_dir=str(output_dir), num_steps=FLAGS.finetune_steps,
+                        seeds=seeds)
     start = time.perf_counter()
-    results = run_glue(job)
+    results = run_finetuning(GlueFinetuning(task, data_dir=FLAGS.glue_dir), job)
     wall_s = time.perf_counter() - start
     settings = results["settings"]
     examples = len(seeds) * settings["epochs"] * settings["steps_per_epoch"] * settings["batch_size"]

@@ -2,7 +2,7 @@
 
 What is measured: an `ElectraClassifier` of the `--config` preset (random weights, 2 labels, the bundled
 8000-token vocabulary, an `ElectraPreprocessor` of `--max_length` tokens) is exported with
-`classifier.export_serving` to a temporary directory (`export_s`) and loaded back with `tf.saved_model.load`
+`export_model` to a temporary directory (`export_s`) and loaded back with `tf.saved_model.load`
 (`load_s`). Then, on SST-2 dev sentences (`--glue_dir`; the bundled sample corpus's lines when it is missing),
 each given as a rank-1 `tf.string` tensor, these paths are timed:
 
@@ -53,7 +53,7 @@ import tensorflow as tf
 from common import device_name  # bench/common.py (the script's folder is on sys.path)
 from electra_tf.config import PRESETS, ElectraConfig
 from electra_tf.data.glue import read_glue_tsv
-from electra_tf.models.base import build_embeddings, build_encoder
+from electra_tf.export.serving import export_model
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE, ElectraPreprocessor, WordPieceTokenizer
 
@@ -118,7 +118,7 @@ def main(argv: list[str]) -> None:
     keras.utils.set_random_seed(FLAGS.seed)
     tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
     config = ElectraConfig.from_preset(FLAGS.config, vocab_size=tokenizer.vocab_size)
-    classifier = ElectraClassifier(build_encoder(config, build_embeddings(config)), num_labels=2,
+    classifier = ElectraClassifier(config, label_names=LABEL_NAMES,
                                    preprocessor=ElectraPreprocessor(tokenizer, sequence_length=FLAGS.max_length))
     texts, text_source = load_texts()
     np.random.default_rng(FLAGS.seed).shuffle(texts)
@@ -132,7 +132,7 @@ def main(argv: list[str]) -> None:
     preprocessor_function = tf.function(classifier.preprocessor, input_signature=string_batch)
     with tempfile.TemporaryDirectory() as export_dir:
         start = time.perf_counter()
-        path = classifier.export_serving(export_dir, label_names=LABEL_NAMES)
+        path = export_model(classifier, export_dir)
         export_s = time.perf_counter() - start
         start = time.perf_counter()
         serving = tf.saved_model.load(str(path)).signatures["serving_default"]

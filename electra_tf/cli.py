@@ -56,9 +56,10 @@ flags.DEFINE_string("model_dir", None, "Pre-trained model directory to fine-tune
 flags.DEFINE_string("data_dir", None, "GLUE data root in the standard tsv layout (CoLA/, SST-2/, ...).")
 flags.DEFINE_boolean("tfds", False, "Read the task from TFDS (glue/<task>) instead of --data_dir.")
 flags.DEFINE_integer("num_epochs", None, "Epochs; default the paper's (3; 10 for RTE and STS-B).")
-flags.DEFINE_float("layerwise_lr_decay", None, "Layer-wise LR decay; default 0.8 (0.9 for 24-layer models).")
-flags.DEFINE_float("weight_decay", 0.0, "AdamW weight decay for fine-tuning (the paper: 0).")
-flags.DEFINE_integer("max_length", 128, "Tokens per (pair of) sentence(s) for fine-tuning.")
+flags.DEFINE_float("layerwise_lr_decay", None, "Layer-wise LR decay; default the paper's (0.8; 0.9 for Large).")
+flags.DEFINE_float("weight_decay", None, "AdamW weight decay for fine-tuning; default the paper's (0).")
+flags.DEFINE_integer("max_length", None, "Tokens per (pair of) sentence(s) for fine-tuning; default the paper's "
+                     "(128). Saved with the model: export serves at this length.")
 flags.DEFINE_list("seeds", ["0"], "Fine-tuning seeds; the median over seeds is reported.")
 # --- export, predict ---
 flags.DEFINE_string("export_dir", None, "TF Serving model base path, e.g. saved_models/sst2: the next version is written.")
@@ -130,29 +131,33 @@ def build_data(argv: list[str]) -> None:
     print(f"Wrote {len(paths)} TFRecord shards to {os.path.abspath(FLAGS.output_dir)}")
 
 
+def _given(name: str):
+    """A flag's value if it was given on the command line, else None (the recipe's value applies)."""
+    return FLAGS[name].value if FLAGS[name].present else None
+
+
 def finetune_glue(argv: list[str]) -> None:
-    from electra_tf.training.finetune import GlueJob, run_glue
+    from electra_tf.tasks.glue import GlueFinetuning
+    from electra_tf.training.finetune import FinetuningJob, run_finetuning
 
     del argv
     _require("task", "model_dir", "output_dir")
-    results = run_glue(GlueJob(
-        task=FLAGS.task, model_dir=FLAGS.model_dir, output_dir=FLAGS.output_dir, data_dir=FLAGS.data_dir,
-        use_tfds=FLAGS.tfds, tfds_data_dir=FLAGS.tfds_data_dir, num_epochs=FLAGS.num_epochs,
-        num_steps=FLAGS["num_steps"].value if FLAGS["num_steps"].present else None,
-        learning_rate=FLAGS["learning_rate"].value if FLAGS["learning_rate"].present else None,
-        layerwise_lr_decay=FLAGS.layerwise_lr_decay,
-        batch_size=FLAGS["batch_size"].value if FLAGS["batch_size"].present else 32,
-        max_length=FLAGS.max_length, weight_decay=FLAGS.weight_decay, seeds=tuple(int(s) for s in FLAGS.seeds)))
+    task = GlueFinetuning(FLAGS.task, data_dir=FLAGS.data_dir, use_tfds=FLAGS.tfds, tfds_data_dir=FLAGS.tfds_data_dir)
+    results = run_finetuning(task, FinetuningJob(
+        model_dir=FLAGS.model_dir, output_dir=FLAGS.output_dir, num_epochs=FLAGS.num_epochs,
+        num_steps=_given("num_steps"), learning_rate=_given("learning_rate"),
+        layerwise_lr_decay=FLAGS.layerwise_lr_decay, batch_size=_given("batch_size"), max_length=FLAGS.max_length,
+        weight_decay=FLAGS.weight_decay, seeds=tuple(int(s) for s in FLAGS.seeds)))
     print(json.dumps({"task": results["task"], "median": results["median"]}, indent=2))
     print(f"Results in {os.path.join(os.path.abspath(FLAGS.output_dir), 'results.json')}")
 
 
 def export(argv: list[str]) -> None:
-    from electra_tf.export.serving import export_classifier
+    from electra_tf.export.serving import export_model_directory
 
     del argv
     _require("model_dir", "export_dir")
-    path = export_classifier(FLAGS.model_dir, FLAGS.export_dir, version=FLAGS.version, max_length=FLAGS.max_length)
+    path = export_model_directory(FLAGS.model_dir, FLAGS.export_dir, version=FLAGS.version)
     print(f"Exported {FLAGS.model_dir} to {os.path.abspath(path)}")
 
 
@@ -171,7 +176,7 @@ def predict(argv: list[str]) -> None:
 
 def convert(argv: list[str]) -> None:
     from electra_tf.convert.checkpoint import convert_checkpoint
-    from electra_tf.models.base import special_token_ids
+    from electra_tf.text.tokenizer import special_token_ids
     from electra_tf.text.tokenizer import WordPieceTokenizer
 
     del argv

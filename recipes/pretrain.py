@@ -9,15 +9,7 @@ Any `electra-tf pretrain` flag given on the command line overrides the size's se
 import sys
 
 from electra_tf import cli
-
-# size: (batch size, peak learning rate, train steps, sequence length); mask rate, generator size and
-# architecture come with the preset (large: mask_prob 0.25).
-PAPER_SETTINGS = {
-    "small": (128, 5e-4, 1_000_000, 128),
-    "small++": (128, 5e-4, 1_000_000, 128),
-    "base": (256, 2e-4, 766_000, 512),
-    "large": (2048, 2e-4, 400_000, 512),
-}
+from electra_tf.training.recipes import PRETRAINING
 
 
 def main(argv: list[str]) -> None:
@@ -26,11 +18,12 @@ def main(argv: list[str]) -> None:
         index = argv.index("--size")
         size = argv[index + 1]
         argv = argv[:index] + argv[index + 2:]
-    if size not in PAPER_SETTINGS:
-        sys.exit(f"--size must be one of {sorted(PAPER_SETTINGS)}")
-    batch_size, learning_rate, num_steps, seq_len = PAPER_SETTINGS[size]
-    defaults = ["--config", size, "--batch_size", str(batch_size), "--learning_rate", str(learning_rate),
-                "--num_steps", str(num_steps), "--seq_len", str(seq_len), "--warmup_steps", "10000"]
+    if size not in PRETRAINING:
+        sys.exit(f"--size must be one of {sorted(PRETRAINING)}")
+    recipe = PRETRAINING[size]
+    defaults = ["--config", size, "--batch_size", str(recipe.batch_size), "--learning_rate", str(recipe.learning_rate),
+                "--num_steps", str(recipe.num_steps), "--seq_len", str(recipe.seq_len),
+                "--warmup_steps", str(recipe.warmup_steps)]
     # absl keeps the last value of a repeated flag: the user's flags come after the defaults.
     cli.main([argv[0], "pretrain", *defaults, *argv[1:]])
 

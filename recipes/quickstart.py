@@ -15,13 +15,16 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
+import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from electra_tf.config import ElectraConfig  # noqa: E402
 from electra_tf.data.pretraining import CorpusSource  # noqa: E402
-from electra_tf.models.base import load_tokenizer  # noqa: E402
+from electra_tf.models.pretrainer import ElectraPretrainer  # noqa: E402
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE  # noqa: E402
-from electra_tf.training.pretrain import PretrainingJob, replaced_token_detection, run_pretraining  # noqa: E402
+from electra_tf.text.tokenizer import WordPieceTokenizer, load_tokenizer  # noqa: E402
+from electra_tf.training.pretrain import PretrainingJob, run_pretraining  # noqa: E402
 
 # Held out: not in the bundled corpus.
 SENTENCES = [
@@ -36,6 +39,27 @@ SENTENCES = [
 flags.DEFINE_integer("num_steps", 1500, "Training steps.")
 flags.DEFINE_string("output_dir", "runs/quickstart", "Where the model directory is written.")
 FLAGS = flags.FLAGS
+
+
+def replaced_token_detection(pretrainer: ElectraPretrainer, tokenizer: WordPieceTokenizer,
+                             sentences: list[str], seed: int = 0) -> list[list[tuple[str, bool, float]]]:
+    """ELECTRA at work on `sentences`: the generator replaces masked tokens, the discriminator scores each.
+
+    Returns, per sentence, `(token, was_replaced, probability_replaced)` for each WordPiece of the corrupted
+    sentence ([CLS]/[SEP] left out).
+    """
+    ids = tokenizer.tokenize(sentences).to_list()
+    length = max(len(row) for row in ids) + 2
+    token_ids = np.zeros((len(ids), length), np.int32)
+    for row, pieces in enumerate(ids):
+        token_ids[row, :len(pieces) + 2] = [tokenizer.cls_token_id, *pieces, tokenizer.sep_token_id]
+    inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
+              "padding_mask": (token_ids != tokenizer.pad_token_id).astype(np.int32)}
+    output = pretrainer(inputs, step=seed)
+    corrupted, labels = output.corrupted_ids.numpy(), output.rtd_labels.numpy()
+    probabilities = tf.sigmoid(output.rtd_logits).numpy()
+    return [[(tokenizer.id_to_token(int(corrupted[row, i])), bool(labels[row, i]), float(probabilities[row, i]))
+             for i in range(1, len(pieces) + 1)] for row, pieces in enumerate(ids)]
 
 
 def main(argv: list[str]) -> None:

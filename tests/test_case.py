@@ -53,3 +53,29 @@ def run_config_round_trip(layer: keras.layers.Layer, *call_args, **call_kwargs) 
     actual = clone(*call_args, **call_kwargs)
     for a, b in zip(keras.tree.flatten(actual), keras.tree.flatten(expected), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+
+
+def _outputs(model: keras.Model, inputs) -> list[np.ndarray]:
+    """A model's outputs on `inputs` as arrays, whatever their structure (tensor, dict, dataclass)."""
+    outputs = model(inputs)
+    if hasattr(outputs, "__dataclass_fields__"):
+        outputs = {name: getattr(outputs, name) for name in outputs.__dataclass_fields__}
+    return [np.asarray(value) for value in keras.tree.flatten(outputs)]
+
+
+def run_model_contracts(model: keras.Model, inputs, tmp_path: pathlib.Path) -> None:
+    """What every model passes (as keras-hub's `run_model_saving_test`): with dropout off, the same outputs from
+    `from_config(get_config())` with its weights, from a `.keras` file, and from its model directory."""
+    expected = _outputs(model, inputs)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    clone = model.__class__.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    path = tmp_path / f"{model.TASK_TYPE}.keras"
+    model.save(path)
+    directory = tmp_path / f"{model.TASK_TYPE}_directory"
+    model.save_pretrained(directory)
+    for source, restored in (("config", clone), (".keras", keras.saving.load_model(path)),
+                             ("directory", model.__class__.from_pretrained(directory))):
+        assert type(restored) is type(model), source
+        for actual, wanted in zip(_outputs(restored, inputs), expected, strict=True):
+            np.testing.assert_allclose(actual, wanted, atol=1e-6, err_msg=source)

@@ -12,8 +12,8 @@ import pathlib
 
 from electra_tf.config import ElectraConfig
 from electra_tf.convert import hf, tf1
-from electra_tf.models.base import check_vocabulary, special_token_ids
-from electra_tf.text.tokenizer import WordPieceTokenizer
+from electra_tf.models.directory import check_vocabulary
+from electra_tf.text.tokenizer import WordPieceTokenizer, special_token_ids
 
 SOURCES = ("hf", "tf1", "keras-hub")
 
@@ -80,9 +80,8 @@ def _from_hf(directory: pathlib.Path, output: pathlib.Path) -> str:
     if architecture not in _HF_LOADERS:
         raise ValueError(f"{directory} holds a {architecture}; the ELECTRA architectures converted are "
                          f"{sorted(_HF_LOADERS)}.")
-    model, config, tokenizer = _HF_LOADERS[architecture](directory)
-    task_info = {"label_names": hf.label_names(directory, model.num_labels)} if hasattr(model, "num_labels") else {}
-    model.save_pretrained(output, config, tokenizer, **task_info)
+    model, tokenizer = _HF_LOADERS[architecture](directory)
+    model.save_pretrained(output, tokenizer)
     return model.TASK_TYPE
 
 
@@ -92,29 +91,24 @@ def _from_tf1(path, output: pathlib.Path, config: ElectraConfig | None, vocab, t
         raise ValueError("A TF1 checkpoint carries no config or vocabulary: give both.")
     tokenizer = WordPieceTokenizer(vocab, lowercase=lowercase)
     config = _with_vocabulary(config, tokenizer)
-    converted = tf1.load_model(path, config, task=task, tagging=tagging)
-    if converted.model.TASK_TYPE == "pretraining":  # the pre-trainer holds its config
-        converted.model.save_pretrained(output, tokenizer)
-    else:
-        converted.model.save_pretrained(output, config, tokenizer, **converted.task_info)
-    return converted.model.TASK_TYPE
+    model = tf1.load_model(path, config, task=task, tagging=tagging, tokenizer=tokenizer)
+    model.save_pretrained(output, tokenizer)
+    return model.TASK_TYPE
 
 
 def _from_keras_hub(preset: pathlib.Path, output: pathlib.Path) -> str:
     import keras_hub
 
     from electra_tf.convert.keras_hub import from_keras_hub
-    from electra_tf.models.backbone import ElectraBackbone
 
     vocabulary = preset / "assets" / "tokenizer" / "vocabulary.txt"
     if not vocabulary.is_file():
         raise FileNotFoundError(f"{preset} is not a keras-hub ELECTRA preset directory (no {vocabulary}).")
     tokenizer = WordPieceTokenizer(vocabulary)
     # The special ids go in as the config is built: the defaults (BERT's 101, ...) may not exist in a small vocabulary.
-    encoder, config = from_keras_hub(keras_hub.models.ElectraBackbone.from_preset(str(preset)),
-                                     **special_token_ids(tokenizer))
-    check_vocabulary(tokenizer, config, str(preset))
     # keras-hub presets hold no heads (and a tanh pooler that is not ELECTRA's): the encoder alone.
-    backbone = ElectraBackbone(encoder)
-    backbone.save_pretrained(output, config, tokenizer)
+    backbone = from_keras_hub(keras_hub.models.ElectraBackbone.from_preset(str(preset)),
+                              **special_token_ids(tokenizer))
+    check_vocabulary(tokenizer, backbone.config, str(preset))
+    backbone.save_pretrained(output, tokenizer)
     return backbone.TASK_TYPE

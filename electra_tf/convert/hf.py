@@ -7,13 +7,11 @@ until all checks pass (no half-loaded model).
 
 Example:
 ```python
-from electra_tf.convert.hf import encoder_weight_names
+from electra_tf.convert.hf import encoder_links
 from electra_tf.config import ElectraConfig
-from electra_tf.models.base import ANY_LENGTH_INPUTS, build_embeddings, build_encoder
+from electra_tf.models.backbone import ElectraBackbone
 config = ElectraConfig.from_preset("tiny", vocab_size=120, num_hidden_layers=1)
-encoder = build_encoder(config, build_embeddings(config))
-encoder.build(ANY_LENGTH_INPUTS)
-names = encoder_weight_names(encoder)
+names = [link.name for link in encoder_links(ElectraBackbone(config).encoder)]
 assert "electra.encoder.layer.0.attention.self.query.weight" in names and len(names) == 23
 ```
 """
@@ -30,8 +28,7 @@ import numpy as np
 
 from electra_tf.config import ElectraConfig
 from electra_tf.layers.encoder import ElectraEncoder
-from electra_tf.models.base import (ANY_LENGTH_INPUTS, build_embeddings, build_encoder, check_vocabulary,
-                                    load_tokenizer, save_tokenizer, special_token_ids)
+from electra_tf.models.directory import check_vocabulary
 from electra_tf.models.backbone import ElectraBackbone
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.discriminator import ElectraDiscriminator
@@ -39,7 +36,7 @@ from electra_tf.models.generator import ElectraGenerator
 from electra_tf.models.question_answerer import ElectraQuestionAnswerer
 from electra_tf.models.token_classifier import ElectraTokenClassifier
 from electra_tf.text.preprocessor import ElectraPreprocessor
-from electra_tf.text.tokenizer import WordPieceTokenizer
+from electra_tf.text.tokenizer import WordPieceTokenizer, load_tokenizer, save_tokenizer, special_token_ids
 
 # Tensors Hugging Face may store that carry no weights of ours.
 _IGNORED = ("electra.embeddings.position_ids",)
@@ -109,11 +106,6 @@ def encoder_links(encoder: ElectraEncoder, prefix: str = "electra.") -> list[Wei
             *_layer_norm(f"{layer}.output.LayerNorm", block._feedforward_layer_norm),
         ]
     return links
-
-
-def encoder_weight_names(encoder: ElectraEncoder) -> list[str]:
-    """The Hugging Face tensor names of an encoder's weights."""
-    return [link.name for link in encoder_links(encoder)]
 
 
 # --- Reading and writing ---
@@ -219,24 +211,15 @@ def _config_and_tokenizer(directory) -> tuple[ElectraConfig, WordPieceTokenizer]
     return config, tokenizer
 
 
-def built_encoder(config: ElectraConfig) -> ElectraEncoder:
-    """A new encoder of `config`'s size with its weights created (to be assigned)."""
-    encoder = build_encoder(config, build_embeddings(config))
-    encoder.build(ANY_LENGTH_INPUTS)
-    return encoder
-
-
-def _load(directory, make_model: Callable[[ElectraEncoder, dict, WordPieceTokenizer], keras.Model],
+def _load(directory, make_model: Callable[[ElectraConfig, dict, WordPieceTokenizer], keras.Model],
           links_of: Callable[[keras.Model, str], list[WeightLink]]) -> tuple:
-    """(model, config, tokenizer) of a Hugging Face directory: `make_model(encoder, tensors, tokenizer)` builds
-    the model, `links_of(model, prefix)` names its weights."""
+    """(model, tokenizer) of a Hugging Face directory: `make_model(config, tensors, tokenizer)` builds the model,
+    `links_of(model, prefix)` names its weights."""
     config, tokenizer = _config_and_tokenizer(directory)
     tensors = read_safetensors(directory)
-    model = make_model(built_encoder(config), tensors, tokenizer)
-    if not model.built:
-        model.build(ANY_LENGTH_INPUTS)
+    model = make_model(config, tensors, tokenizer)
     assign(links_of(model, _prefix(tensors)), tensors, str(directory))
-    return model, config, tokenizer
+    return model, tokenizer
 
 
 def _head_size(tensors: dict[str, np.ndarray], name: str, directory, head: str) -> int:
@@ -245,50 +228,54 @@ def _head_size(tensors: dict[str, np.ndarray], name: str, directory, head: str) 
     return tensors[name].shape[0]
 
 
-def load_backbone(directory) -> tuple[ElectraBackbone, ElectraConfig, WordPieceTokenizer]:
+def load_backbone(directory) -> tuple[ElectraBackbone, WordPieceTokenizer]:
     """An `ElectraModel` directory (no head) as an `ElectraBackbone`."""
-    return _load(directory, lambda encoder, tensors, tokenizer: ElectraBackbone(encoder),
+    return _load(directory, lambda config, tensors, tokenizer: ElectraBackbone(config),
                  lambda backbone, prefix: encoder_links(backbone.encoder, prefix))
 
 
-def load_discriminator(directory) -> tuple[ElectraDiscriminator, ElectraConfig, WordPieceTokenizer]:
+def load_discriminator(directory) -> tuple[ElectraDiscriminator, WordPieceTokenizer]:
     """An `ElectraForPreTraining` directory as an `ElectraDiscriminator` (with its RTD head)."""
-    return _load(directory, lambda encoder, tensors, tokenizer: ElectraDiscriminator(encoder), discriminator_links)
+    return _load(directory, lambda config, tensors, tokenizer: ElectraDiscriminator(config), discriminator_links)
 
 
-def load_generator(directory) -> tuple[ElectraGenerator, ElectraConfig, WordPieceTokenizer]:
+def load_generator(directory) -> tuple[ElectraGenerator, WordPieceTokenizer]:
     """An `ElectraForMaskedLM` directory as an `ElectraGenerator` (its softmax tied to its word embeddings)."""
-    def make_generator(encoder, tensors, tokenizer):
+    def make_generator(config, tensors, tokenizer):
         tied = tensors.pop("generator_lm_head.weight", None)
         embeddings = tensors.get(f"{_prefix(tensors)}embeddings.word_embeddings.weight")
         if tied is not None and not np.array_equal(tied, embeddings):
             raise ValueError(f"{directory}: generator_lm_head.weight is not tied to the word embeddings; "
                              "ELECTRA's generator shares them.")
-        return ElectraGenerator(encoder)
+        return ElectraGenerator(config)
 
     return _load(directory, make_generator, generator_links)
 
 
-def load_classifier(directory, max_length: int = 128) -> tuple[ElectraClassifier, ElectraConfig, WordPieceTokenizer]:
-    """An `ElectraForSequenceClassification` directory as an `ElectraClassifier` with the Hugging Face head."""
-    return _load(directory, lambda encoder, tensors, tokenizer: ElectraClassifier(
-        encoder, _head_size(tensors, "classifier.out_proj.bias", directory, "sequence-classification"),
-        head="huggingface", preprocessor=ElectraPreprocessor(tokenizer, max_length)), classifier_links)
+def load_classifier(directory) -> tuple[ElectraClassifier, WordPieceTokenizer]:
+    """An `ElectraForSequenceClassification` directory as an `ElectraClassifier` with the Hugging Face head, its
+    label names from `id2label`."""
+    return _load(directory, lambda config, tensors, tokenizer: ElectraClassifier(
+        config, label_names=label_names(directory, _head_size(tensors, "classifier.out_proj.bias", directory,
+                                                              "sequence-classification")),
+        head="huggingface", preprocessor=ElectraPreprocessor(tokenizer)), classifier_links)
 
 
-def load_token_classifier(directory) -> tuple[ElectraTokenClassifier, ElectraConfig, WordPieceTokenizer]:
-    """An `ElectraForTokenClassification` directory as an `ElectraTokenClassifier`."""
-    return _load(directory, lambda encoder, tensors, tokenizer: ElectraTokenClassifier(
-        encoder, _head_size(tensors, "classifier.bias", directory, "token-classification")), token_classifier_links)
+def load_token_classifier(directory) -> tuple[ElectraTokenClassifier, WordPieceTokenizer]:
+    """An `ElectraForTokenClassification` directory as an `ElectraTokenClassifier`, its label names from
+    `id2label`."""
+    return _load(directory, lambda config, tensors, tokenizer: ElectraTokenClassifier(
+        config, label_names=label_names(directory, _head_size(tensors, "classifier.bias", directory,
+                                                              "token-classification"))), token_classifier_links)
 
 
-def load_question_answerer(directory) -> tuple[ElectraQuestionAnswerer, ElectraConfig, WordPieceTokenizer]:
+def load_question_answerer(directory) -> tuple[ElectraQuestionAnswerer, WordPieceTokenizer]:
     """An `ElectraForQuestionAnswering` directory as an `ElectraQuestionAnswerer` with the Hugging Face head."""
-    def make_reader(encoder, tensors, tokenizer):
+    def make_reader(config, tensors, tokenizer):
         if _head_size(tensors, "qa_outputs.bias", directory, "question-answering") != 2:
             raise ValueError(f"{directory}: qa_outputs has {tensors['qa_outputs.bias'].shape[0]} outputs, not 2 "
                              "(start, end).")
-        return ElectraQuestionAnswerer(encoder, head="huggingface")
+        return ElectraQuestionAnswerer(config, head="huggingface")
 
     return _load(directory, make_reader, question_answerer_links)
 
@@ -338,17 +325,17 @@ def load_pretrainer(discriminator_dir, generator_dir) -> tuple:
     return pretrainer, tokenizer
 
 
-def save_discriminator(discriminator: ElectraDiscriminator, config: ElectraConfig, tokenizer: WordPieceTokenizer,
+def save_discriminator(discriminator: ElectraDiscriminator, tokenizer: WordPieceTokenizer,
                        directory: str | pathlib.Path) -> None:
     """Writes an `ElectraForPreTraining` directory that transformers loads: config, safetensors, vocabulary."""
-    _save(export_tensors(discriminator_links(discriminator)), config, tokenizer, directory, "ElectraForPreTraining")
+    _save(export_tensors(discriminator_links(discriminator)), discriminator.config, tokenizer, directory,
+          "ElectraForPreTraining")
 
 
-def save_generator(generator: ElectraGenerator, config: ElectraConfig, tokenizer: WordPieceTokenizer,
-                   directory: str | pathlib.Path) -> None:
-    """Writes an `ElectraForMaskedLM` directory (`config` is the generator's own size, e.g. `generator_config`)."""
+def save_generator(generator: ElectraGenerator, tokenizer: WordPieceTokenizer, directory: str | pathlib.Path) -> None:
+    """Writes an `ElectraForMaskedLM` directory (its config is the generator's own size)."""
     # The tied softmax weight is stored once, under the word embeddings' name, as transformers does.
-    _save(export_tensors(generator_links(generator)), config, tokenizer, directory, "ElectraForMaskedLM")
+    _save(export_tensors(generator_links(generator)), generator.config, tokenizer, directory, "ElectraForMaskedLM")
 
 
 def _save(tensors: dict[str, np.ndarray], config: ElectraConfig, tokenizer: WordPieceTokenizer,

@@ -12,8 +12,8 @@ from __future__ import annotations
 import keras_hub
 
 from electra_tf.config import ElectraConfig
-from electra_tf.convert.hf import built_encoder
 from electra_tf.layers.encoder import ElectraEncoder
+from electra_tf.models.backbone import ElectraBackbone
 
 
 def _pairs(encoder: ElectraEncoder, backbone: keras_hub.models.ElectraBackbone) -> list[tuple]:
@@ -28,19 +28,19 @@ def _pairs(encoder: ElectraEncoder, backbone: keras_hub.models.ElectraBackbone) 
     return pairs + list(zip(encoder.transformer_layers, backbone.transformer_layers))
 
 
-def from_keras_hub(backbone: keras_hub.models.ElectraBackbone,
-                   **config_overrides) -> tuple[ElectraEncoder, ElectraConfig]:
-    """Our encoder with the backbone's weights, and its config (special ids etc. from `config_overrides`)."""
+def from_keras_hub(backbone: keras_hub.models.ElectraBackbone, **config_overrides) -> ElectraBackbone:
+    """Our backbone with keras-hub's weights; its config from keras-hub's (special ids etc. from
+    `config_overrides`)."""
     config = ElectraConfig(
         vocab_size=backbone.vocab_size, embedding_size=backbone.embedding_dim, hidden_size=backbone.hidden_dim,
         num_hidden_layers=backbone.num_layers, num_attention_heads=backbone.num_heads,
         intermediate_size=backbone.intermediate_dim, hidden_dropout_prob=backbone.dropout,
         attention_probs_dropout_prob=backbone.dropout, max_position_embeddings=backbone.max_sequence_length,
         type_vocab_size=backbone.num_segments, **config_overrides)
-    encoder = built_encoder(config)
-    for ours, theirs in _pairs(encoder, backbone):
-        ours.set_weights(theirs.get_weights())
-    return encoder, config
+    ours = ElectraBackbone(config)
+    for layer, theirs in _pairs(ours.encoder, backbone):
+        layer.set_weights(theirs.get_weights())
+    return ours
 
 
 def to_keras_hub(encoder: ElectraEncoder) -> keras_hub.models.ElectraBackbone:

@@ -12,7 +12,6 @@ What a checkpoint holds decides what it becomes (`load_model`): fine-tuned task 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 
@@ -23,12 +22,13 @@ import tensorflow as tf
 from electra_tf.config import ElectraConfig
 from electra_tf.convert import hf
 from electra_tf.models.backbone import ElectraBackbone
-from electra_tf.models.base import ANY_LENGTH_INPUTS
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.question_answerer import ElectraQuestionAnswerer
 from electra_tf.models.token_classifier import ElectraTokenClassifier
+from electra_tf.text.preprocessor import ElectraPreprocessor
+from electra_tf.text.tokenizer import WordPieceTokenizer
 
 _SKIPPED = re.compile(r"(adam_[mv]$|^global_step$)")
 _TASK_SCOPE = re.compile(r"^task_specific/([^/]+)/")
@@ -40,14 +40,6 @@ _GLUE_TASKS = {"cola": "cola", "sst": "sst2", "mrpc": "mrpc", "sts": "stsb", "qq
 _ORIGINAL_LABEL_ORDER = {"mnli": ("contradiction", "entailment", "neutral")}
 _STS_SCALE = 5.0
 _TAGGING_TASKS = ("chunk",)  # the original's tagging tasks; its classification and QA heads differ in shape
-
-
-@dataclasses.dataclass(frozen=True)
-class Converted:
-    """A model loaded from a TF1 checkpoint, and the task details its `save_pretrained` records."""
-
-    model: keras.Model
-    task_info: dict = dataclasses.field(default_factory=dict)
 
 
 def tf1_name(hf_name: str) -> str:
@@ -72,7 +64,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def load_model(path: str | os.PathLike, config: ElectraConfig, task: str | None = None,
-               tagging: bool | None = None) -> Converted:
+               tagging: bool | None = None, tokenizer: WordPieceTokenizer | None = None) -> keras.Model:
     """Whatever a TF1 checkpoint holds, as our model (see the module docstring).
 
     Args:
@@ -82,6 +74,8 @@ def load_model(path: str | os.PathLike, config: ElectraConfig, task: str | None 
         task: the `task_specific/<task>` head to load from a multi-task checkpoint.
         tagging: whether a one-layer `task_specific/<task>/dense` head is a tagger (one label per token)
             or a classifier; by default, a tagger only for the original's tagging tasks (`chunk`).
+        tokenizer: the checkpoint's vocabulary; task models get a preprocessor on it (GLUE heads: with their
+            pair-ness), so they take raw text and export as they are.
     """
     tensors = read_checkpoint(path)
     tasks = sorted({match.group(1) for match in map(_TASK_SCOPE.match, tensors) if match})
@@ -94,17 +88,22 @@ def load_model(path: str | os.PathLike, config: ElectraConfig, task: str | None 
         tensors = {name: value for name, value in tensors.items()
                    if not name.startswith("task_specific/") or name.startswith(f"task_specific/{task}/")}
         if f"task_specific/{task}/qa_hidden/kernel" in tensors:
-            return Converted(_load_question_answerer(tensors, config, task, path), {"task": task})
+            return _load_question_answerer(tensors, config, task, path, _preprocessor(tokenizer, text_pair=True))
         if tagging or (tagging is None and task in _TAGGING_TASKS):
-            return Converted(_load_dense_head(ElectraTokenClassifier, tensors, config, task, path), {"task": task})
-        return _load_classifier(tensors, config, task, path)
+            return _load_dense_head(ElectraTokenClassifier, tensors, config, task, path,
+                                    preprocessor=_preprocessor(tokenizer))
+        return _load_classifier(tensors, config, task, path, tokenizer)
     if any(name.startswith("generator/") for name in tensors):
-        return Converted(_load_pretrainer(tensors, config, path))
+        return _load_pretrainer(tensors, config, path)
     if any(name.startswith("discriminator_predictions/") for name in tensors):
-        return Converted(_load_discriminator(tensors, config, path))
-    backbone = ElectraBackbone(hf.built_encoder(config))
+        return _load_discriminator(tensors, config, path)
+    backbone = ElectraBackbone(config)
     _assign(hf.encoder_links(backbone.encoder), tensors, path)
-    return Converted(backbone)
+    return backbone
+
+
+def _preprocessor(tokenizer: WordPieceTokenizer | None, text_pair: bool = False) -> ElectraPreprocessor | None:
+    return None if tokenizer is None else ElectraPreprocessor(tokenizer, text_pair=text_pair)
 
 
 def load_discriminator(path: str | os.PathLike, config: ElectraConfig) -> ElectraDiscriminator:
@@ -114,8 +113,7 @@ def load_discriminator(path: str | os.PathLike, config: ElectraConfig) -> Electr
 
 
 def _load_discriminator(tensors: dict[str, np.ndarray], config: ElectraConfig, path) -> ElectraDiscriminator:
-    discriminator = ElectraDiscriminator(hf.built_encoder(config))
-    discriminator.build(ANY_LENGTH_INPUTS)
+    discriminator = ElectraDiscriminator(config)
     tensors = {name: value for name, value in tensors.items() if not name.startswith("generator")}
     _assign(hf.discriminator_links(discriminator), tensors, path)
     return discriminator
@@ -145,13 +143,15 @@ def _load_pretrainer(tensors: dict[str, np.ndarray], config: ElectraConfig, path
     return pretrainer
 
 
-def _load_classifier(tensors: dict[str, np.ndarray], config: ElectraConfig, task: str, path) -> Converted:
+def _load_classifier(tensors: dict[str, np.ndarray], config: ElectraConfig, task: str, path,
+                     tokenizer: WordPieceTokenizer | None) -> ElectraClassifier:
     from electra_tf.data.glue import get_task
 
-    classifier = _load_dense_head(ElectraClassifier, tensors, config, task, path)
     if task not in _GLUE_TASKS:
-        return Converted(classifier, {"task": task})
+        return _load_dense_head(ElectraClassifier, tensors, config, task, path, preprocessor=_preprocessor(tokenizer))
     glue_task = get_task(_GLUE_TASKS[task])
+    classifier = _load_dense_head(ElectraClassifier, tensors, config, task, path, label_names=glue_task.label_names,
+                                  preprocessor=_preprocessor(tokenizer, glue_task.text_pair))
     kernel, bias = classifier.logits.kernel, classifier.logits.bias
     if glue_task.is_regression:
         kernel.assign(kernel * _STS_SCALE)  # predict the score itself, as our STS-B targets are
@@ -160,22 +160,22 @@ def _load_classifier(tensors: dict[str, np.ndarray], config: ElectraConfig, task
         order = [_ORIGINAL_LABEL_ORDER[task].index(label) for label in glue_task.label_names]
         kernel.assign(tf.gather(kernel, order, axis=1))
         bias.assign(tf.gather(bias, order))
-    return Converted(classifier, {"task": glue_task.name, "label_names": glue_task.label_names,
-                                  "text_pair": glue_task.is_pair})
+    return classifier
 
 
-def _load_dense_head(model_class: type, tensors: dict[str, np.ndarray], config: ElectraConfig, task: str, path):
+def _load_dense_head(model_class: type, tensors: dict[str, np.ndarray], config: ElectraConfig, task: str, path,
+                     **model_arguments):
     """A classifier or tagger: the encoder and the one `task_specific/<task>/dense` layer of its head."""
-    model = model_class(hf.built_encoder(config), _output_size(tensors, f"task_specific/{task}/dense", path))
+    model = model_class(config, _output_size(tensors, f"task_specific/{task}/dense", path), **model_arguments)
     head = hf.dense_links(f"task_specific.{task}.dense", model.logits)
     _assign(hf.encoder_links(model.encoder) + head, tensors, path)
     return model
 
 
-def _load_question_answerer(tensors: dict[str, np.ndarray], config: ElectraConfig, task: str,
-                            path) -> ElectraQuestionAnswerer:
+def _load_question_answerer(tensors: dict[str, np.ndarray], config: ElectraConfig, task: str, path,
+                            preprocessor: ElectraPreprocessor | None) -> ElectraQuestionAnswerer:
     scope = f"task_specific/{task}"
-    reader = ElectraQuestionAnswerer(hf.built_encoder(config), head="original",
+    reader = ElectraQuestionAnswerer(config, head="original", preprocessor=preprocessor,
                                      head_hidden_size=_output_size(tensors, f"{scope}/qa_hidden", path))
     # The original's tf.layers names: start `dense`, then `qa_hidden` and `dense_1` (end), then the
     # answerability classifier's `dense_2` and `dense_3`. Links take Hugging Face-style names, which

@@ -1,8 +1,8 @@
 """GLUE tasks: the task table, readers for the GLUE tsv layout and for TFDS, and the fine-tuning input.
 
 `GLUE_TASKS` describes the ten GLUE tasks (https://gluebenchmark.com, https://arxiv.org/abs/1804.07461): labels,
-text columns, metrics, TFDS names, where each file of the standard GLUE download lives and how to read it, and the
-ELECTRA paper's per-task fine-tuning settings (https://arxiv.org/abs/2003.10555, Appendix A). A reader returns a
+text columns, metrics, TFDS names, and where each file of the standard GLUE download lives and how to read it
+(the paper's fine-tuning settings per task are in `electra_tf.training.recipes`). A reader returns a
 `GlueSplit` held in memory: the texts (one list, or two for sentence pairs), the labels as ids into
 `GlueTask.label_names` (int32; float32 scores for STS-B) and, for test splits, the example indices the leaderboard
 files need. `read_glue_tsv` and `read_glue_tfds` give the same label ids: `label_names` is in TFDS's order, and
@@ -25,7 +25,7 @@ split = read_glue_tsv("rte", root, "dev")
 assert split.texts[1] == ["A cat sat.", "It was dry."] and split.labels.tolist() == [0, 1]
 both = double_unordered(split)
 assert len(both) == 4 and both.texts[0][2:] == split.texts[1]
-assert get_task("rte").label_names == ("entailment", "not_entailment") and get_task("rte").epochs == 10
+assert get_task("rte").label_names == ("entailment", "not_entailment") and get_task("rte").text_pair
 ```
 """
 
@@ -81,26 +81,24 @@ class GlueTask:
         name: str. Short name (`cola`, `sst2`, ..., `ax`).
         label_names: tuple of str or None. Label names as leaderboard prediction files spell them; the id of a
             label is its position, in TFDS's order. None for the regression task STS-B.
-        is_pair: bool. Whether an example is a sentence pair.
+        text_pair: bool. Whether an example is a sentence pair.
         text_keys: tuple of str. TFDS feature names of the text(s), in model order.
         metric_names: tuple of str. The keys `electra_tf.evaluation.glue_metrics` returns (besides `score`).
         tfds_name: str. TFDS dataset name (`glue/cola`, ...).
         local_dir: str. The task's folder in the GLUE download (`CoLA`, `SST-2`, ..., `diagnostic` for AX).
-        files: tuple of `GlueFile`. The splits and how to read each file.
-        epochs: int. Fine-tuning epochs in the ELECTRA paper (3; 10 for RTE and STS-B; 0 for AX, which has no
-            training set and is predicted with the MNLI model).
+        files: tuple of `GlueFile`. The splits and how to read each file (AX has no training set: it is
+            predicted with the MNLI model).
         double_unordered: bool. Train on both sentence orders (MRPC and STS-B), as google-research/electra does.
     """
 
     name: str
     label_names: tuple[str, ...] | None
-    is_pair: bool
+    text_pair: bool
     text_keys: tuple[str, ...]
     metric_names: tuple[str, ...]
     tfds_name: str
     local_dir: str
     files: tuple[GlueFile, ...]
-    epochs: int = 3
     double_unordered: bool = False
 
     @property
@@ -149,7 +147,7 @@ GLUE_TASKS: dict[str, GlueTask] = {task.name: task for task in (
              _layout("MRPC.tsv", ("#1 String", "#2 String"), "Quality", ("#1 String", "#2 String")),
              double_unordered=True),
     GlueTask("stsb", None, True, _PAIR, ("pearson", "spearman"), "glue/stsb", "STS-B",
-             _layout("STS-B.tsv", _PAIR, "score", _PAIR), epochs=10, double_unordered=True),
+             _layout("STS-B.tsv", _PAIR, "score", _PAIR), double_unordered=True),
     GlueTask("qqp", _BINARY, True, ("question1", "question2"), ("accuracy", "f1"), "glue/qqp", "QQP",
              _layout("QQP.tsv", ("question1", "question2"), "is_duplicate", ("question1", "question2"), "id")),
     GlueTask("mnli", _NLI3, True, ("premise", "hypothesis"), ("accuracy",), "glue/mnli", "MNLI", (
@@ -163,13 +161,13 @@ GLUE_TASKS: dict[str, GlueTask] = {task.name: task for task in (
     GlueTask("qnli", _NLI2, True, ("question", "sentence"), ("accuracy",), "glue/qnli", "QNLI",
              _layout("QNLI.tsv", ("question", "sentence"), "label", ("question", "sentence"))),
     GlueTask("rte", _NLI2, True, _PAIR, ("accuracy",), "glue/rte", "RTE",
-             _layout("RTE.tsv", _PAIR, "label", _PAIR), epochs=10),
+             _layout("RTE.tsv", _PAIR, "label", _PAIR)),
     # TFDS names WNLI's classes (not_entailment, entailment): id 1 = entailment, written "1" as in the files.
     GlueTask("wnli", _BINARY, True, _PAIR, ("accuracy",), "glue/wnli", "WNLI",
              _layout("WNLI.tsv", _PAIR, "label", _PAIR)),
     # The diagnostic set: test only, labelled by the MNLI model; GLUE scores it with R3 (multi-class MCC).
     GlueTask("ax", _NLI3, True, ("premise", "hypothesis"), ("mcc",), "glue/ax", "diagnostic", (
-        GlueFile("test", "test", "diagnostic.tsv", _PAIR, None, "index", prediction_file="AX.tsv"),), epochs=0),
+        GlueFile("test", "test", "diagnostic.tsv", _PAIR, None, "index", prediction_file="AX.tsv"),)),
 )}
 
 

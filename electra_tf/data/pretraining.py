@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf.text.tokenizer import WordPieceTokenizer
-from electra_tf.models.base import INPUT_KEYS
+from electra_tf.inputs import INPUT_KEYS
 
 Document = list[str]  # the lines (sentences) of one document
 

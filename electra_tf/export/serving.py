@@ -1,7 +1,18 @@
-"""SavedModels for TF Serving that take raw text: tokenization runs inside the graph (tensorflow-text).
+"""SavedModels for TF Serving that take raw text: one export path for every kind of fine-tuned model.
 
-A fine-tuned classifier directory becomes `export_dir/<version>/` (integer versions, as TF Serving's model base
-path expects) with three signatures:
+`export_model` (or `export_model_directory`, what `electra-tf export --model_dir` runs) writes
+`export_dir/<version>/`: the next integer version (as TF Serving's model base path expects), staged in a
+temporary directory and renamed into place only when complete, never overwriting a version. What a kind of
+model serves is its *serving module* (`ServingModule`, registered for the model's `TASK_TYPE` with `serves`):
+its signatures, the TF Serving method names they need, its asset files and its warm-up request. Everything else
+(versions, staging, assets, method names, warm-up records) is here once.
+
+The model brings everything it needs from its directory: its preprocessor (tokenizer, max length, whether
+requests are text pairs) and label names. Tokenization runs inside the graph (tensorflow-text): nothing of
+electra_tf is needed to load or serve the result, `tf.saved_model.load` after `import tensorflow_text` (which
+registers the tokenizer's ops) is enough.
+
+Classification (`ClassifierServingModule`) has three signatures:
 
 - `serving_default`: `text` (and `text_b` for pair tasks), string [batch] -> `labels` (string [batch]) and
   `probabilities` (float [batch, num_labels]); regression: -> `score` (float [batch]).
@@ -11,10 +22,7 @@ path expects) with three signatures:
   `tensorflow/serving/regress`), the names TF Serving's Classify and Regress APIs read.
 
 Over-long texts are truncated to the model's max length (longest-first for pairs); an empty string is
-tokenized as `[CLS] [SEP]` and gets an answer like any other. The vocabulary and the label names are saved as
-assets, and `assets.extra/tf_serving_warmup_requests` holds warm-up requests in TF Serving's PredictionLog
-format. Nothing of electra_tf is needed to load or serve the result: `tf.saved_model.load` after
-`import tensorflow_text` (which registers the tokenizer's ops) is enough.
+tokenized as `[CLS] [SEP]` and gets an answer like any other.
 """
 
 from __future__ import annotations
@@ -23,70 +31,103 @@ import os
 import pathlib
 import shutil
 import tempfile
+from typing import Callable
 
+import keras
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from electra_tf.models import base
-from electra_tf.models.base import INPUT_KEYS
-from electra_tf.models.classifier import ElectraClassifier
-from electra_tf.text.tokenizer import write_vocabulary
+from electra_tf.inputs import INPUT_KEYS
+from electra_tf.models.directory import read_task_info
+from electra_tf.models.registry import model_class
+from electra_tf.text.tokenizer import VOCAB_FILE, write_vocabulary
 
-SIGNATURES = ("serving_default", "predict_ids", "serve_examples")
 WARMUP_FILE = "tf_serving_warmup_requests"
 WARMUP_TEXTS = ("a short request to warm the model up", "")
+LABELS_FILE = "labels.txt"
+
+SERVING_MODULES: dict[str, type["ServingModule"]] = {}
 
 
-class ClassifierServingModule(tf.Module):
-    """The exported object: a classifier with its preprocessor, label names and signatures.
+def serves(task_type: str) -> Callable[[type], type]:
+    """Class decorator: the serving module that exports models of `task_type`."""
+    def register(cls: type) -> type:
+        SERVING_MODULES[task_type] = cls
+        return cls
+    return register
+
+
+class ServingModule(tf.Module):
+    """The exported object of one kind of model: the model, its preprocessor and its signatures.
 
     Args:
-        classifier: `ElectraClassifier` with a preprocessor.
-        label_names: label names (None for regression).
-        text_pair: bool. Whether requests are text pairs (`text`, `text_b`).
-        vocab_file: path of the vocabulary, saved as an asset.
-        labels_file: path of the label names (one per line), saved as an asset; None for regression.
+        model: a fine-tuned `EncoderModel` with a preprocessor.
+        asset_dir: a directory to write asset files into (saving copies them into the SavedModel's assets/);
+            the vocabulary is written here.
     """
 
-    def __init__(self, classifier: ElectraClassifier, label_names: list[str] | None, text_pair: bool,
-                 vocab_file: str | os.PathLike, labels_file: str | os.PathLike | None = None):
+    def __init__(self, model: keras.Model, asset_dir: pathlib.Path):
         super().__init__()
-        base.check_label_names(label_names, classifier.num_labels)
-        self.classifier = classifier
-        self.preprocessor = classifier.preprocessor
-        self.text_pair = text_pair
-        self.regression = classifier.num_labels == 1
-        self.vocab_asset = tf.saved_model.Asset(str(vocab_file))
-        self.label_names = tf.constant(label_names or [], tf.string)
-        if labels_file is not None:
-            self.labels_asset = tf.saved_model.Asset(str(labels_file))
+        if model.preprocessor is None:
+            raise ValueError(f"The {type(model).__name__} has no preprocessor: raw-text serving needs its tokenizer.")
+        self.model = model
+        self.preprocessor = model.preprocessor
+        write_vocabulary(self.preprocessor.tokenizer.vocabulary, asset_dir / VOCAB_FILE)
+        self.vocab_asset = tf.saved_model.Asset(str(asset_dir / VOCAB_FILE))
+
+    @property
+    def text_names(self) -> list[str]:
+        """The raw-text inputs of a request: `text`, and `text_b` when the model reads pairs."""
+        return ["text", "text_b"] if self.preprocessor.text_pair else ["text"]
+
+    def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
+        """The SavedModel's signatures, `serving_default` first."""
+        raise NotImplementedError
+
+    def method_names(self) -> dict[str, str]:
+        """TF Serving method names of signatures that are not `predict` (TF2 saves every one as predict)."""
+        return {}
+
+    def warmup_request(self) -> dict[str, list[str]]:
+        """The inputs of a `serving_default` warm-up request."""
+        texts = list(WARMUP_TEXTS)
+        return {name: texts if i == 0 else texts[::-1] for i, name in enumerate(self.text_names)}
+
+
+@serves("classification")
+class ClassifierServingModule(ServingModule):
+    """A classifier (or regressor) with its preprocessor and label names; its label names are an asset too."""
+
+    def __init__(self, model: keras.Model, asset_dir: pathlib.Path):
+        super().__init__(model, asset_dir)
+        self.regression = model.num_labels == 1
+        if not self.regression and model.label_names is None:
+            raise ValueError("The classifier has no label names: give label_names when building it.")
+        self.label_names = tf.constant(model.label_names or [], tf.string)
+        if not self.regression:
+            (asset_dir / LABELS_FILE).write_text("\n".join(model.label_names) + "\n", encoding="utf-8")
+            self.labels_asset = tf.saved_model.Asset(str(asset_dir / LABELS_FILE))
+
+    def _logits(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        return tf.cast(self.model(inputs, training=False), tf.float32)
+
+    def _text_logits(self, texts: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        return self._logits(self.preprocessor(texts if len(texts) == 2 else texts[0]))
 
     def _answer(self, logits: tf.Tensor) -> dict[str, tf.Tensor]:
         if self.regression:
             return {"score": logits[:, 0]}
-        probabilities = tf.nn.softmax(logits, axis=-1)
-        return {"labels": tf.gather(self.label_names, tf.argmax(logits, axis=-1)), "probabilities": probabilities}
+        return {"labels": tf.gather(self.label_names, tf.argmax(logits, axis=-1)),
+                "probabilities": tf.nn.softmax(logits, axis=-1)}
 
-    def _logits(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
-        return tf.cast(self.classifier(inputs, training=False), tf.float32)
+    def signatures(self):
+        names = self.text_names
 
-    def _text_logits(self, texts: tuple[tf.Tensor, ...]) -> tf.Tensor:
-        return self._logits(self.preprocessor(texts if self.text_pair else texts[0]))
-
-    def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
-        text_specs = [tf.TensorSpec([None], tf.string, name="text")]
-        if self.text_pair:
-            text_specs.append(tf.TensorSpec([None], tf.string, name="text_b"))
-        names = [spec.name for spec in text_specs]
-
-        @tf.function(input_signature=text_specs)
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=name) for name in names])
         def serve_text(*texts):
             return self._answer(self._text_logits(texts))
 
-        ids_spec = [tf.TensorSpec([None, None], tf.int32, name=name)
-                    for name in INPUT_KEYS]
-
-        @tf.function(input_signature=ids_spec)
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name=name) for name in INPUT_KEYS])
         def predict_ids(token_ids, segment_ids, padding_mask):
             return {"logits": self._logits(dict(zip(INPUT_KEYS, (token_ids, segment_ids, padding_mask))))}
 
@@ -105,56 +146,43 @@ class ClassifierServingModule(tf.Module):
                 "predict_ids": predict_ids.get_concrete_function(),
                 "serve_examples": serve_examples.get_concrete_function()}
 
-
-def next_version(export_dir: str | os.PathLike) -> int:
-    """One more than the largest integer version in `export_dir` (1 when there is none)."""
-    path = pathlib.Path(export_dir)
-    versions = [int(p.name) for p in path.iterdir() if p.is_dir() and p.name.isdigit()] if path.is_dir() else []
-    return max(versions, default=0) + 1
+    def method_names(self) -> dict[str, str]:
+        return {"serve_examples": "tensorflow/serving/regress" if self.regression else "tensorflow/serving/classify"}
 
 
-def export_classifier(model_dir: str | os.PathLike, export_dir: str | os.PathLike, version: int | None = None,
-                      max_length: int = 128) -> pathlib.Path:
-    """Exports a fine-tuned classifier directory to `export_dir/<version>/`; returns that path.
+def export_model_directory(model_dir: str | os.PathLike, export_dir: str | os.PathLike,
+                           version: int | None = None) -> pathlib.Path:
+    """Exports the fine-tuned model of a model directory, as it was trained (its max length, pair-ness and
+    labels come from the directory); returns the version's path.
 
     Raises:
-        ValueError: the directory holds no fine-tuned classifier, its vocabulary does not
-            match the model, or the version already exists (never overwritten).
+        ValueError: no serving module exports the directory's kind of model, its vocabulary does not match the
+            model, or the version already exists (never overwritten).
     """
-    model_dir = pathlib.Path(model_dir)
-    task_info = base.read_task_info(model_dir)
-    if task_info["task_type"] != ElectraClassifier.TASK_TYPE:
-        raise ValueError(f"{model_dir} holds a {task_info['task_type']!r} model, not a fine-tuned classifier: "
-                         "fine-tune it first (raw-text export serves classifiers).")
-    classifier = ElectraClassifier.from_pretrained(model_dir, max_length=max_length)
-    return export_serving(classifier, export_dir, task_info.get("label_names"), task_info.get("text_pair", False),
-                          version=version)
+    task_type = read_task_info(model_dir)["task_type"]
+    if task_type not in SERVING_MODULES:
+        raise ValueError(f"{model_dir} holds a {task_type!r} model: fine-tune it first (raw-text export serves "
+                         f"{', '.join(sorted(SERVING_MODULES))} models).")
+    return export_model(model_class(task_type).from_pretrained(model_dir), export_dir, version)
 
 
-def export_serving(classifier: ElectraClassifier, export_dir: str | os.PathLike, label_names: list[str] | None,
-                   text_pair: bool = False, version: int | None = None) -> pathlib.Path:
-    """Exports `classifier` (with its preprocessor) to `export_dir/<version>/`, the next version by default."""
+def export_model(model: keras.Model, export_dir: str | os.PathLike, version: int | None = None) -> pathlib.Path:
+    """Exports `model` (with its preprocessor) to `export_dir/<version>/`, the next version by default."""
+    if model.TASK_TYPE not in SERVING_MODULES:
+        raise ValueError(f"No serving module for {model.TASK_TYPE!r} models; exported kinds: "
+                         f"{', '.join(sorted(SERVING_MODULES))}.")
     version = next_version(export_dir) if version is None else version
     target = pathlib.Path(export_dir) / str(version)
     if target.exists():
         raise ValueError(f"{target} already exists: choose another version (nothing is overwritten).")
-    if classifier.preprocessor is None:
-        raise ValueError("The classifier has no preprocessor: raw-text serving needs its tokenizer.")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(dir=target.parent))
     try:
         with tempfile.TemporaryDirectory() as asset_dir:  # saving copies the asset files into assets/
-            vocab_file = pathlib.Path(asset_dir) / "vocab.txt"
-            write_vocabulary(classifier.preprocessor.tokenizer.vocabulary, vocab_file)
-            labels_file = None
-            if label_names:
-                labels_file = pathlib.Path(asset_dir) / "labels.txt"
-                labels_file.write_text("\n".join(label_names) + "\n", encoding="utf-8")
-            module = ClassifierServingModule(classifier, label_names, text_pair, vocab_file, labels_file)
+            module = SERVING_MODULES[model.TASK_TYPE](model, pathlib.Path(asset_dir))
             tf.saved_model.save(module, str(staging), signatures=module.signatures())
-        _set_example_method(staging, "tensorflow/serving/regress" if module.regression
-                            else "tensorflow/serving/classify")
-        write_warmup_requests(staging, text_pair=text_pair)
+        _set_method_names(staging, module.method_names())
+        write_warmup_requests(staging, module.warmup_request())
         staging.rename(target)  # only a complete export appears under its version
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -162,29 +190,11 @@ def export_serving(classifier: ElectraClassifier, export_dir: str | os.PathLike,
     return target
 
 
-def _set_example_method(saved_model_dir: pathlib.Path, method_name: str) -> None:
-    """TF2 saves every signature as `predict`; TF Serving's Classify/Regress APIs need their own method name."""
-    path = saved_model_dir / "saved_model.pb"
-    saved_model = saved_model_pb2.SavedModel.FromString(path.read_bytes())
-    for meta_graph in saved_model.meta_graphs:
-        meta_graph.signature_def["serve_examples"].method_name = method_name
-    path.write_bytes(saved_model.SerializeToString())
-
-
-def write_warmup_requests(saved_model_dir: str | os.PathLike, text_pair: bool) -> pathlib.Path:
-    """Writes `assets.extra/tf_serving_warmup_requests`: PredictionLog records for `serving_default`."""
-    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
-
-    request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(signature_name="serving_default"))
-    request.inputs["text"].CopyFrom(tf.make_tensor_proto(list(WARMUP_TEXTS)))
-    if text_pair:
-        request.inputs["text_b"].CopyFrom(tf.make_tensor_proto(list(reversed(WARMUP_TEXTS))))
-    path = pathlib.Path(saved_model_dir) / "assets.extra" / WARMUP_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
-        writer.write(log.SerializeToString())
-    return path
+def next_version(export_dir: str | os.PathLike) -> int:
+    """One more than the largest integer version in `export_dir` (1 when there is none)."""
+    path = pathlib.Path(export_dir)
+    versions = [int(p.name) for p in path.iterdir() if p.is_dir() and p.name.isdigit()] if path.is_dir() else []
+    return max(versions, default=0) + 1
 
 
 def newest_version(model_base_path: str | os.PathLike) -> pathlib.Path:
@@ -197,3 +207,27 @@ def newest_version(model_base_path: str | os.PathLike) -> pathlib.Path:
         raise FileNotFoundError(f"No SavedModel version under {path}.")
     return path / str(version)
 
+
+def _set_method_names(saved_model_dir: pathlib.Path, method_names: dict[str, str]) -> None:
+    """TF2 saves every signature as `predict`; TF Serving's Classify/Regress APIs need their own method name."""
+    path = saved_model_dir / "saved_model.pb"
+    saved_model = saved_model_pb2.SavedModel.FromString(path.read_bytes())
+    for meta_graph in saved_model.meta_graphs:
+        for signature, method_name in method_names.items():
+            meta_graph.signature_def[signature].method_name = method_name
+    path.write_bytes(saved_model.SerializeToString())
+
+
+def write_warmup_requests(saved_model_dir: str | os.PathLike, inputs: dict[str, list[str]]) -> pathlib.Path:
+    """Writes `assets.extra/tf_serving_warmup_requests`: a PredictionLog record for `serving_default`."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(signature_name="serving_default"))
+    for name, values in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(values))
+    path = pathlib.Path(saved_model_dir) / "assets.extra" / WARMUP_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+        writer.write(log.SerializeToString())
+    return path

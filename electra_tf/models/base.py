@@ -1,114 +1,199 @@
-"""What every model shares: building embeddings and encoders from an `ElectraConfig`, and the model directory."""
+"""What every model shares: its model directory, written and read here once (`save_pretrained` /
+`from_pretrained`), and for the models built on one encoder, the encoder, its head's build and settings, and
+the optional raw-text preprocessor.
+
+A subclass says what it is (`TASK_TYPE`, registered with `registry.register`) and what its head is
+(`build_head`, `settings`); everything about directories, Keras configs and raw-text inputs is here.
+"""
 
 from __future__ import annotations
 
-import json
 import os
-import pathlib
-from typing import Sequence
+from typing import Any, ClassVar
 
 import keras
 
 from electra_tf.config import ElectraConfig
-from electra_tf.layers.embeddings import ElectraEmbeddings
+from electra_tf.inputs import ANY_LENGTH_INPUTS
 from electra_tf.layers.encoder import ElectraEncoder
-from electra_tf.text.tokenizer import WordPieceTokenizer, write_vocabulary
+from electra_tf.models.builders import build_encoder
+from electra_tf.models.directory import (check_vocabulary, load_weights, read_config, read_task_info,
+                                         write_model_directory)
+from electra_tf.models.registry import model_class
+from electra_tf.text.preprocessor import ElectraPreprocessor
+from electra_tf.text.tokenizer import VOCAB_FILE, WordPieceTokenizer, load_tokenizer
 
 
-# The model inputs, each [batch_size, sequence_length] ints; and their shapes for building before any data.
-INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
-ANY_LENGTH_INPUTS = {key: (None, None) for key in INPUT_KEYS}
+class PretrainedModel(keras.Model):
+    """A model that lives in a model directory (see `electra_tf.models.directory`).
+
+    Subclasses set `TASK_TYPE` and `config` (an `ElectraConfig`, the first constructor argument) and say which
+    other constructor arguments describe the model (`settings`): `task.json` records them.
+    """
+
+    TASK_TYPE: ClassVar[str]
+    config: ElectraConfig
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor arguments besides `config` that a saved model is rebuilt with."""
+        return {}
+
+    def task_info(self) -> dict[str, Any]:
+        """What `task.json` records."""
+        return {"task_type": self.TASK_TYPE, "settings": self.settings()}
+
+    def default_tokenizer(self) -> WordPieceTokenizer | None:
+        """The tokenizer saved with the model when `save_pretrained` is given none."""
+        return None
+
+    def save_pretrained(self, directory: str | os.PathLike, tokenizer: WordPieceTokenizer | None = None) -> None:
+        """Writes the model directory: config, weights, `task.json` and the tokenizer (the given one, else the
+        model's own if it has a preprocessor)."""
+        write_model_directory(self, self.config, directory, self.task_info(),
+                              tokenizer if tokenizer is not None else self.default_tokenizer())
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, **overrides) -> "PretrainedModel":
+        """The model saved in `directory` by `save_pretrained`, or one started from a directory of another kind
+        where the class allows it (task models: its encoder with a new head; see `load_encoder`)."""
+        task_info = read_task_info(directory)
+        if task_info["task_type"] != cls.TASK_TYPE:
+            return cls.from_other_directory(directory, task_info["task_type"], **overrides)
+        model = cls.from_task_info(read_config(directory), task_info, directory, **overrides)
+        load_weights(model, directory)
+        return model
+
+    @classmethod
+    def from_task_info(cls, config: ElectraConfig, task_info: dict, directory: str | os.PathLike,
+                       **overrides) -> "PretrainedModel":
+        """A new model (weights not loaded) as `task.json` describes it, `overrides` applied."""
+        return cls(config, **{**task_info.get("settings", {}), **overrides})
+
+    @classmethod
+    def from_other_directory(cls, directory: str | os.PathLike, task_type: str, **overrides) -> "PretrainedModel":
+        """A model of this class from a directory of `task_type`; refused unless a subclass says how."""
+        raise ValueError(f"{directory} holds a {task_type!r} model, not a {cls.TASK_TYPE!r} one.")
 
 
-class EncoderModel(keras.Model):
-    """Base of the models made of an `encoder` (an `ElectraEncoder`) and a head: (de)serializes the encoder,
-    which is a constructor argument, so `from_config(get_config())` rebuilds any of them."""
+class EncoderModel(PretrainedModel):
+    """A model made of one `ElectraEncoder` and a head. A subclass creates its head's layers after calling
+    this constructor, then calls `self.build(ANY_LENGTH_INPUTS)`: weights exist before the first batch. Its
+    `settings` are the head's.
 
+    Args:
+        config: `ElectraConfig`. The encoder's architecture.
+        encoder: `ElectraEncoder` or None. The encoder to use (e.g. one that shares its embeddings with
+            another, or a pre-trained one); a new one of `config`'s size by default.
+        preprocessor: `ElectraPreprocessor` or None. When set, the model also takes raw strings (or a pair of
+            string batches) and tokenizes them in the graph; a dict of ids still bypasses it. Its settings
+            (max length, text pairs) and its tokenizer are saved with the model.
+        **kwargs: other keyword arguments passed to `keras.Model`.
+    """
+
+    # Head settings that `from_pretrained` may change on a saved model (they do not shape weights).
+    OVERRIDABLE_SETTINGS: ClassVar[tuple[str, ...]] = ("dropout",)
+    # What turns raw text into this model's inputs (a task with its own, e.g. keeping offsets, sets it).
+    PREPROCESSOR_CLASS: ClassVar[type] = ElectraPreprocessor
+
+    def __init__(self, config: ElectraConfig, *, encoder: ElectraEncoder | None = None,
+                 preprocessor: ElectraPreprocessor | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.encoder = encoder if encoder is not None else build_encoder(config)
+        self.preprocessor = preprocessor
+        # As keras-hub's tasks: let Python strings through `__call__` to the preprocessor unconverted.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+
+    def build(self, inputs_shape):
+        if self.built:  # built at construction; Keras may ask again
+            return
+        if not self.encoder.built:  # a deserialized or pre-trained encoder arrives built
+            self.encoder.build(inputs_shape)
+        self.build_head(self.encoder.hidden_size)
+        self.built = True
+
+    def build_head(self, hidden_size: int) -> None:
+        """Builds the head's layers for hidden states of width `hidden_size`."""
+
+
+    def model_inputs(self, inputs) -> dict:
+        """`inputs` as the encoder's dict: ids as given, raw text through the preprocessor."""
+        if isinstance(inputs, dict):
+            return inputs
+        if self.preprocessor is None:
+            raise ValueError(f"This {type(self).__name__} has no preprocessor: give token ids, or build it with one.")
+        return self.preprocessor(inputs)
+
+    # --- The model directory ---
+    def task_info(self) -> dict[str, Any]:
+        info = super().task_info()
+        if self.preprocessor is not None:
+            info["preprocessor"] = self.preprocessor.settings()
+        return info
+
+    def default_tokenizer(self) -> WordPieceTokenizer | None:
+        return None if self.preprocessor is None else self.preprocessor.tokenizer
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, *, sequence_length: int | None = None,
+                        text_pair: bool | None = None, **overrides) -> "EncoderModel":
+        """The model saved in `directory`, or, from a directory of another kind, its encoder (see
+        `load_encoder`) with a new head built from `overrides`.
+
+        A directory with a tokenizer gives the model a preprocessor: the saved one's settings, or
+        `ElectraPreprocessor`'s defaults, each replaced by `sequence_length` / `text_pair` when given (or pass
+        `preprocessor=`).
+        """
+        if "preprocessor" not in overrides:
+            overrides["preprocessor"] = _preprocessor(cls.PREPROCESSOR_CLASS, directory, sequence_length, text_pair)
+        return super().from_pretrained(directory, **overrides)
+
+    @classmethod
+    def from_task_info(cls, config, task_info, directory, **overrides) -> "EncoderModel":
+        saved = task_info.get("settings", {})
+        for key, value in overrides.items():
+            if key in saved and key not in cls.OVERRIDABLE_SETTINGS and saved[key] != _as_saved(value):
+                raise ValueError(f"{directory} holds a model with {key}={saved[key]!r}, not {value!r}.")
+        return super().from_task_info(config, task_info, directory, **overrides)
+
+    @classmethod
+    def from_other_directory(cls, directory, task_type, **overrides) -> "EncoderModel":
+        return cls(read_config(directory), encoder=load_encoder(directory), **overrides)
+
+    # --- Keras serialization: the encoder is rebuilt from `config` ---
     def get_config(self):
         config = super().get_config()
-        config["encoder"] = keras.layers.serialize(self.encoder)
+        config.update(self.settings(), config=self.config.to_dict(),
+                      preprocessor=None if self.preprocessor is None else keras.layers.serialize(self.preprocessor))
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**dict(config, encoder=keras.layers.deserialize(config["encoder"])))
+        config = dict(config)
+        preprocessor = config.pop("preprocessor", None)
+        return cls(ElectraConfig.from_dict(config.pop("config")),
+                   preprocessor=None if preprocessor is None else keras.layers.deserialize(preprocessor), **config)
 
 
-def build_embeddings(config: ElectraConfig, name: str = "embeddings") -> ElectraEmbeddings:
-    """The embeddings layer described by `config`."""
-    return ElectraEmbeddings(
-        vocab_size=config.vocab_size,
-        embedding_size=config.embedding_size,
-        max_position_embeddings=config.max_position_embeddings,
-        type_vocab_size=config.type_vocab_size,
-        dropout=config.hidden_dropout_prob,
-        layer_norm_epsilon=config.layer_norm_eps,
-        initializer_range=config.initializer_range,
-        name=name,
-    )
+def _as_saved(value: Any) -> Any:
+    """`value` as `task.json` gives it back (tuples become lists)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
-def build_encoder(config: ElectraConfig, embeddings: ElectraEmbeddings, name: str = "encoder") -> ElectraEncoder:
-    """An encoder of `config`'s size over `embeddings` (which may be shared with another encoder)."""
-    if config.attention_probs_dropout_prob != config.hidden_dropout_prob:
-        # keras-hub's TransformerEncoder has one rate for both; refuse rather than silently use one.
-        raise ValueError(
-            "attention_probs_dropout_prob must equal hidden_dropout_prob, got "
-            f"{config.attention_probs_dropout_prob} and {config.hidden_dropout_prob}.")
-    return ElectraEncoder(
-        embeddings,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_hidden_layers,
-        num_heads=config.num_attention_heads,
-        intermediate_size=config.intermediate_size,
-        dropout=config.hidden_dropout_prob,
-        layer_norm_epsilon=config.layer_norm_eps,
-        initializer_range=config.initializer_range,
-        name=name,
-    )
-
-
-# --- The model directory: what `save_pretrained` writes and every loader reads ---
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.weights.h5"
-VOCAB_FILE = "vocab.txt"
-TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
-TASK_FILE = "task.json"  # what the weights are: {"task_type": ..., and the head's settings}
-
-
-def save_model_directory(model: keras.Model, config: ElectraConfig, directory: str | os.PathLike,
-                         tokenizer: WordPieceTokenizer | None = None, task_info: dict | None = None) -> None:
-    """Writes `config.json`, `model.weights.h5`, with a tokenizer `vocab.txt` + `tokenizer_config.json`, and
-    with `task_info` (`{"task_type": ..., ...}`) `task.json`; a pre-trainer's directory has no `task.json`."""
-    if tokenizer is not None:
-        check_vocabulary(tokenizer, config, "The tokenizer")
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    config.to_json(directory / CONFIG_FILE)
-    model.save_weights(directory / WEIGHTS_FILE)
-    if tokenizer is not None:
-        save_tokenizer(tokenizer, directory)
-    if task_info is not None:
-        (directory / TASK_FILE).write_text(json.dumps(task_info, indent=2) + "\n")
-
-
-def labelled_task_info(model: keras.Model, task: str | None, label_names: Sequence[str] | None) -> dict:
-    """The `task.json` fields of a model with `num_labels` outputs, its label names checked against them."""
-    check_label_names(label_names, model.num_labels)
-    return {"task_type": model.TASK_TYPE, "task": task, "num_labels": model.num_labels,
-            "label_names": None if label_names is None else list(label_names)}
-
-
-def check_label_names(label_names: Sequence[str] | None, num_labels: int) -> None:
-    """Refuses label names that do not name each of a head's `num_labels` outputs once."""
-    if label_names is not None and len(label_names) != num_labels:
-        raise ValueError(f"{len(label_names)} label names for a head of {num_labels} labels.")
-
-
-def read_task_info(directory: str | os.PathLike) -> dict:
-    """What a model directory holds: its `task.json`, or a pre-trainer (generator + discriminator) without one."""
-    task_file = pathlib.Path(directory) / TASK_FILE
-    return json.loads(task_file.read_text()) if task_file.is_file() else {"task_type": "pretraining"}
+def _preprocessor(preprocessor_class: type, directory: str | os.PathLike, sequence_length: int | None,
+                  text_pair: bool | None) -> ElectraPreprocessor | None:
+    """The preprocessor of a model directory with a tokenizer: its saved settings with the given ones applied."""
+    if not (os.path.isfile(os.path.join(directory, VOCAB_FILE))):
+        return None
+    tokenizer = load_tokenizer(directory)
+    check_vocabulary(tokenizer, read_config(directory), str(directory))
+    settings = dict(read_task_info(directory).get("preprocessor", {}))
+    if sequence_length is not None:
+        settings["sequence_length"] = sequence_length
+    if text_pair is not None:
+        settings["text_pair"] = text_pair
+    return preprocessor_class(tokenizer, **settings)
 
 
 def load_encoder(directory: str | os.PathLike) -> ElectraEncoder:
@@ -117,93 +202,15 @@ def load_encoder(directory: str | os.PathLike) -> ElectraEncoder:
 
     The encoder is a copy, not shared with anything (a pre-trainer's towers share their embeddings).
     """
-    model = model_class(read_task_info(directory)["task_type"]).from_pretrained(directory)
-    source = model.discriminator.encoder if hasattr(model, "discriminator") else model.encoder
-    config = load_config(directory)
-    encoder = build_encoder(config, build_embeddings(config))
+    source = model_class(read_task_info(directory)["task_type"]).from_pretrained(directory).encoder
+    encoder = build_encoder(read_config(directory))
     encoder.build(ANY_LENGTH_INPUTS)
     encoder.set_weights(source.get_weights())
     return encoder
 
 
-def load_tower(cls: type, directory: str | os.PathLike, tower: str) -> keras.Model:
-    """A `generator` or `discriminator` of class `cls`: from a directory of its own, or a pre-trainer's tower."""
-    task_type = read_task_info(directory)["task_type"]
-    if task_type == "pretraining":
-        return getattr(model_class(task_type).from_pretrained(directory), tower)
-    if task_type != cls.TASK_TYPE:
+def pretrainer_tower(directory: str | os.PathLike, task_type: str, tower: str) -> EncoderModel:
+    """The `generator` or `discriminator` of the pre-trainer saved in `directory`."""
+    if task_type != "pretraining":
         raise ValueError(f"{directory} holds a {task_type!r} model, not a {tower} (or a pre-trainer, which has one).")
-    config = load_config(directory)
-    model = cls(build_encoder(config, build_embeddings(config)))
-    model.build(ANY_LENGTH_INPUTS)
-    load_weights(model, directory)
-    return model
-
-
-def model_class(task_type: str) -> type:
-    """The model class that reads directories of `task_type`."""
-    # Imported here: every model module imports this one.
-    from electra_tf.models.backbone import ElectraBackbone
-    from electra_tf.models.classifier import ElectraClassifier
-    from electra_tf.models.discriminator import ElectraDiscriminator
-    from electra_tf.models.generator import ElectraGenerator
-    from electra_tf.models.pretrainer import ElectraPretrainer
-    from electra_tf.models.question_answerer import ElectraQuestionAnswerer
-    from electra_tf.models.token_classifier import ElectraTokenClassifier
-
-    classes = {model.TASK_TYPE: model for model in (
-        ElectraPretrainer, ElectraDiscriminator, ElectraGenerator, ElectraBackbone, ElectraClassifier,
-        ElectraTokenClassifier, ElectraQuestionAnswerer)}
-    if task_type not in classes:
-        raise ValueError(f"Unknown task_type {task_type!r} in {TASK_FILE}; known: {sorted(classes)}.")
-    return classes[task_type]
-
-
-def load_config(directory: str | os.PathLike) -> ElectraConfig:
-    """The `ElectraConfig` of a model directory."""
-    path = pathlib.Path(directory) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory} is not a model directory: it has no {CONFIG_FILE}.")
-    return ElectraConfig.from_json(path)
-
-
-def load_weights(model: keras.Model, directory: str | os.PathLike) -> None:
-    """Loads `model.weights.h5` of a model directory into a built model."""
-    path = pathlib.Path(directory) / WEIGHTS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory} has no {WEIGHTS_FILE}.")
-    model.load_weights(path)
-
-
-def save_tokenizer(tokenizer: WordPieceTokenizer, directory: str | os.PathLike) -> None:
-    """Writes `vocab.txt` and `tokenizer_config.json` (the file names and keys Hugging Face uses too)."""
-    directory = pathlib.Path(directory)
-    write_vocabulary(tokenizer.vocabulary, directory / VOCAB_FILE)
-    (directory / TOKENIZER_CONFIG_FILE).write_text(json.dumps(
-        {"do_lower_case": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents,
-         "tokenizer_class": "ElectraTokenizer"}, indent=2) + "\n")
-
-
-def check_vocabulary(tokenizer: WordPieceTokenizer, config: ElectraConfig, where: str) -> None:
-    """Refuses a vocabulary whose size is not the model's (ids would be wrong or out of range)."""
-    if tokenizer.vocab_size != config.vocab_size:
-        raise ValueError(f"{where}: the vocabulary has {tokenizer.vocab_size} tokens but the model's vocab_size is "
-                         f"{config.vocab_size}.")
-
-
-def special_token_ids(tokenizer: WordPieceTokenizer) -> dict[str, int]:
-    """The `ElectraConfig` special-token fields as the vocabulary has them."""
-    return {"pad_token_id": tokenizer.pad_token_id, "cls_token_id": tokenizer.cls_token_id,
-            "sep_token_id": tokenizer.sep_token_id, "mask_token_id": tokenizer.mask_token_id}
-
-
-def load_tokenizer(directory: str | os.PathLike) -> WordPieceTokenizer:
-    """The tokenizer saved in a model directory (ours or Hugging Face's: same file names)."""
-    directory = pathlib.Path(directory)
-    if not (directory / VOCAB_FILE).is_file():
-        raise FileNotFoundError(f"{directory} has no {VOCAB_FILE}.")
-    options = {}
-    if (directory / TOKENIZER_CONFIG_FILE).is_file():
-        options = json.loads((directory / TOKENIZER_CONFIG_FILE).read_text())
-    return WordPieceTokenizer(directory / VOCAB_FILE, lowercase=options.get("do_lower_case", True),
-                              strip_accents=options.get("strip_accents"))
+    return getattr(model_class(task_type).from_pretrained(directory), tower)

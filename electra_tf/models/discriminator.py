@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-import os
-
-import keras
-
-from electra_tf.layers.encoder import ElectraEncoder
+from electra_tf.config import ElectraConfig
+from electra_tf.inputs import ANY_LENGTH_INPUTS
 from electra_tf.layers.heads import DiscriminatorHead
-from electra_tf.models import base
-from electra_tf.models.base import EncoderModel
+from electra_tf.models import registry
+from electra_tf.models.base import EncoderModel, pretrainer_tower
 
 
-@keras.saving.register_keras_serializable(package="electra_tf")
+@registry.register
 class ElectraDiscriminator(EncoderModel):
     """An encoder plus the RTD head: one "was this token replaced?" logit per token.
 
     Args:
-        encoder: `ElectraEncoder`.
-        **kwargs: other keyword arguments passed to `keras.Model`.
+        config: `ElectraConfig`. The encoder's architecture.
+        **kwargs: `encoder` (the pre-trainer's shares its embeddings with the generator), `preprocessor` (see
+            `EncoderModel`) and other `keras.Model` arguments.
 
     Example:
     ```python
     import numpy as np
     from electra_tf.config import ElectraConfig
-    from electra_tf.models.base import build_embeddings, build_encoder
     config = ElectraConfig.from_preset("tiny", vocab_size=120)
-    discriminator = ElectraDiscriminator(build_encoder(config, build_embeddings(config)))
+    discriminator = ElectraDiscriminator(config)
     inputs = {"token_ids": np.array([[101, 5, 7, 102]]), "segment_ids": np.zeros((1, 4), "int32"),
               "padding_mask": np.ones((1, 4), "int32")}
     assert tuple(discriminator(inputs).shape) == (1, 4)
@@ -35,29 +32,21 @@ class ElectraDiscriminator(EncoderModel):
 
     TASK_TYPE = "discriminator"
 
-    def __init__(self, encoder: ElectraEncoder, **kwargs):
-        super().__init__(**kwargs)
-        self.encoder = encoder
+    def __init__(self, config: ElectraConfig, **kwargs):
+        super().__init__(config, **kwargs)
         self.head = DiscriminatorHead(
-            hidden_size=encoder.hidden_size, initializer_range=encoder.initializer_range,
+            hidden_size=self.encoder.hidden_size, initializer_range=self.encoder.initializer_range,
             dtype=self.dtype_policy, name="discriminator_predictions")
+        self.build(ANY_LENGTH_INPUTS)
 
-    def build(self, inputs_shape):
-        if not self.encoder.built:  # a deserialized encoder arrives built
-            self.encoder.build(inputs_shape)
-        self.head.build((None, None, self.encoder.hidden_size))
-        self.built = True
+    def build_head(self, hidden_size: int) -> None:
+        self.head.build((None, None, hidden_size))
 
     def call(self, inputs, training=None):
         """RTD logits [B, L] for a dict of `token_ids`, `segment_ids`, `padding_mask`, each [B, L]."""
-        return self.head(self.encoder(inputs, training=training))
-
-    # --- The model directory ---
-    def save_pretrained(self, directory: str | os.PathLike, config, tokenizer=None) -> None:
-        """Writes a discriminator-only model directory (e.g. a converted checkpoint): config, weights, tokenizer."""
-        base.save_model_directory(self, config, directory, tokenizer, {"task_type": self.TASK_TYPE})
+        return self.head(self.encoder(self.model_inputs(inputs), training=training))
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> "ElectraDiscriminator":
-        """A discriminator directory written by `save_pretrained`, or a pre-trainer's discriminator."""
-        return base.load_tower(cls, directory, "discriminator")
+    def from_other_directory(cls, directory, task_type, **overrides) -> "ElectraDiscriminator":
+        """A pre-trainer's discriminator."""
+        return pretrainer_tower(directory, task_type, "discriminator")

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Any
 
 import keras
 import tensorflow as tf
 
 from electra_tf.config import ElectraConfig, generator_config
-from electra_tf.models import masking
-from electra_tf.models import base
-from electra_tf.models.base import ANY_LENGTH_INPUTS, INPUT_KEYS, build_embeddings, build_encoder
+from electra_tf.inputs import ANY_LENGTH_INPUTS, INPUT_KEYS
+from electra_tf.layers.encoder import ElectraEncoder
+from electra_tf.models import masking, registry
+from electra_tf.models.base import PretrainedModel
+from electra_tf.models.builders import build_embeddings, build_encoder
 from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.generator import ElectraGenerator
 from electra_tf.models.losses import global_sum, replica_share_of_mean
-from electra_tf.text.tokenizer import WordPieceTokenizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,8 +60,8 @@ class MaskedBatch:
                 for i in range(count)]
 
 
-@keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraPretrainer(keras.Model):
+@registry.register
+class ElectraPretrainer(PretrainedModel):
     """ELECTRA pre-training (Clark et al. 2020): a masked-LM generator corrupts the input and a
     discriminator learns to tell which tokens were replaced.
 
@@ -104,7 +104,7 @@ class ElectraPretrainer(keras.Model):
         - [Clark et al., 2020](https://arxiv.org/abs/2003.10555)
     """
 
-    TASK_TYPE = "pretraining"  # its directory has no task.json: the pre-training run's output
+    TASK_TYPE = "pretraining"
 
     def __init__(self, config: ElectraConfig, seed: int = 0, grad_accum_steps: int = 1, **kwargs):
         super().__init__(**kwargs)
@@ -117,13 +117,13 @@ class ElectraPretrainer(keras.Model):
         self.grad_accum_steps = grad_accum_steps
         self.embeddings = build_embeddings(config)
         generator_embeddings = self.embeddings
+        small = generator_config(config)
         if config.untied_generator_embeddings:
-            generator_embeddings = build_embeddings(generator_config(config), name="generator_embeddings")
-        self.generator = ElectraGenerator(
-            build_encoder(generator_config(config), generator_embeddings), dtype=self.dtype_policy,
-            name="generator")
-        self.discriminator = ElectraDiscriminator(
-            build_encoder(config, self.embeddings), dtype=self.dtype_policy, name="discriminator")
+            generator_embeddings = build_embeddings(small, name="generator_embeddings")
+        self.generator = ElectraGenerator(small, encoder=build_encoder(small, generator_embeddings),
+                                          dtype=self.dtype_policy, name="generator")
+        self.discriminator = ElectraDiscriminator(config, encoder=build_encoder(config, self.embeddings),
+                                                  dtype=self.dtype_policy, name="discriminator")
         mean = keras.metrics.Mean
         self.loss_tracker = mean(name="loss")
         self.mlm_loss_tracker = mean(name="mlm_loss")
@@ -135,9 +135,14 @@ class ElectraPretrainer(keras.Model):
         self.rtd_recall = keras.metrics.Recall(name="rtd_recall")
         self.rtd_auc = keras.metrics.AUC(name="rtd_auc")
         self.replaced_fraction = mean(name="replaced_fraction")
-        # Built at once (sequence length is free): weights exist for loading, counting and checkpoints
-        # before the first batch, as for a keras-hub functional backbone.
+        # The towers are built at once (sequence length is free): weights exist for loading, counting and
+        # checkpoints before the first batch, as for a keras-hub functional backbone.
         self.build(ANY_LENGTH_INPUTS)
+
+    @property
+    def encoder(self) -> ElectraEncoder:
+        """The encoder ELECTRA keeps: the discriminator's (what fine-tuning starts from)."""
+        return self.discriminator.encoder
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -146,9 +151,7 @@ class ElectraPretrainer(keras.Model):
                 self.rtd_auc, self.replaced_fraction]
 
     def build(self, inputs_shape):
-        self.generator.build(inputs_shape)
-        self.discriminator.build(inputs_shape)
-        self.built = True
+        self.built = True  # the towers build themselves
 
     # --- The objective ---
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False, step: Any = 0) -> PretrainingOutput:
@@ -278,21 +281,12 @@ class ElectraPretrainer(keras.Model):
             metric.update_state(output.rtd_labels, probabilities, sample_weight=mask)
         self.replaced_fraction.update_state(output.rtd_labels, sample_weight=mask)
 
-    # --- The model directory ---
-    def save_pretrained(self, directory: str | os.PathLike, tokenizer: WordPieceTokenizer | None = None) -> None:
-        """Writes config, weights (generator and discriminator) and, if given, the tokenizer to `directory`."""
-        base.save_model_directory(self, self.config, directory, tokenizer)
-
-    @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, **kwargs) -> "ElectraPretrainer":
-        """Loads a pre-trainer saved by `save_pretrained`."""
-        pretrainer = cls(base.load_config(directory), **kwargs)
-        base.load_weights(pretrainer, directory)
-        return pretrainer
+    def settings(self) -> dict:
+        return {"seed": self.seed, "grad_accum_steps": self.grad_accum_steps}
 
     def get_config(self):
         config = super().get_config()
-        config.update({"config": self.config.to_dict(), "seed": self.seed, "grad_accum_steps": self.grad_accum_steps})
+        config.update(self.settings(), config=self.config.to_dict())
         return config
 
     @classmethod

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import functools
-import os
-import pathlib
 
 import keras
 import tensorflow as tf
 
 from electra_tf.config import ElectraConfig
-from electra_tf.layers.encoder import ElectraEncoder
-from electra_tf.models import base
+from electra_tf.inputs import ANY_LENGTH_INPUTS, INPUT_KEYS
+from electra_tf.models import registry
+from electra_tf.models.base import EncoderModel
 from electra_tf.models.masking import gather_positions
-from electra_tf.text.tokenizer import WordPieceTokenizer
 
 HEADS = ("original", "huggingface")
 # Added to the logits of tokens that cannot start or end an answer, as the original does.
@@ -21,8 +19,8 @@ _EXCLUDED = -1000.0
 ANSWERABLE_WEIGHT = 0.5  # the original's answerable_weight
 
 
-@keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraQuestionAnswerer(base.EncoderModel):
+@registry.register
+class ElectraQuestionAnswerer(EncoderModel):
     """An ELECTRA encoder with a span-extraction head, for `[CLS] question [SEP] context [SEP]` inputs.
 
     An answer may start and end only on a context token (segment 1) or on [CLS], which stands for "no
@@ -37,19 +35,18 @@ class ElectraQuestionAnswerer(base.EncoderModel):
     answerability classifier), so converted Hugging Face models load.
 
     Args:
-        encoder: `ElectraEncoder`. Usually a pre-trained discriminator's (see `from_pretrained`).
+        config: `ElectraConfig`. The encoder's architecture.
         head: str. `"original"` or `"huggingface"`. Defaults to `"original"`.
         beam_size: int. Starts, and ends per start, kept at inference by the original head. Defaults to `20`.
         head_hidden_size: int. Width of the original head's two hidden layers. Defaults to `512`.
-        **kwargs: other keyword arguments passed to `keras.Model`.
+        **kwargs: `encoder`, `preprocessor` (see `EncoderModel`) and other `keras.Model` arguments.
 
     Example:
     ```python
     import numpy as np
     from electra_tf.config import ElectraConfig
-    from electra_tf.models.base import build_embeddings, build_encoder
     config = ElectraConfig.from_preset("tiny", vocab_size=120)
-    reader = ElectraQuestionAnswerer(build_encoder(config, build_embeddings(config)), beam_size=3)
+    reader = ElectraQuestionAnswerer(config, beam_size=3)
     inputs = {"token_ids": np.array([[101, 5, 102, 7, 8, 9, 102]]), "padding_mask": np.ones((1, 7), "int32"),
               "segment_ids": np.array([[0, 0, 0, 1, 1, 1, 1]])}
     outputs = reader(inputs)
@@ -59,15 +56,15 @@ class ElectraQuestionAnswerer(base.EncoderModel):
     """
 
     TASK_TYPE = "question_answering"
+    OVERRIDABLE_SETTINGS = ("beam_size",)
 
-    def __init__(self, encoder: ElectraEncoder, head: str = "original", beam_size: int = 20,
+    def __init__(self, config: ElectraConfig, *, head: str = "original", beam_size: int = 20,
                  head_hidden_size: int = 512, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(config, **kwargs)
         if head not in HEADS:
             raise ValueError(f"Unknown head {head!r}; choose one of {HEADS}.")
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}.")
-        self.encoder = encoder
         self.head = head
         self.beam_size = beam_size
         self.head_hidden_size = head_hidden_size
@@ -83,12 +80,9 @@ class ElectraQuestionAnswerer(base.EncoderModel):
             self.end_logits = logits_layer(1, name="end_logits")
             self.answerable_hidden = hidden_layer(name="answerable_hidden")
             self.answerable_logits = logits_layer(1, name="answerable_logits")
-        self.build(base.ANY_LENGTH_INPUTS)
+        self.build(ANY_LENGTH_INPUTS)
 
-    def build(self, inputs_shape):
-        if not self.encoder.built:  # a deserialized encoder arrives built
-            self.encoder.build(inputs_shape)
-        hidden_size = self.encoder.hidden_size
+    def build_head(self, hidden_size: int) -> None:
         if self.head == "huggingface":
             self.span_logits.build((None, None, hidden_size))
         else:
@@ -97,7 +91,9 @@ class ElectraQuestionAnswerer(base.EncoderModel):
             self.end_logits.build((None, None, self.head_hidden_size))
             self.answerable_hidden.build((None, 2 * hidden_size))
             self.answerable_logits.build((None, self.head_hidden_size))
-        self.built = True
+
+    def settings(self) -> dict:
+        return {"head": self.head, "beam_size": self.beam_size, "head_hidden_size": self.head_hidden_size}
 
     def call(self, inputs, training=None):
         """Span logits for a dict of `token_ids`, `segment_ids`, `padding_mask` (each [B, L]) and, to score
@@ -109,7 +105,7 @@ class ElectraQuestionAnswerer(base.EncoderModel):
             and without `start_positions` the beam: `start_top_log_probs`, `start_top_index` [B, K],
             `end_top_log_probs`, `end_top_index` [B, K, K] (ends of the k-th start).
         """
-        hidden = self.encoder({key: inputs[key] for key in base.INPUT_KEYS}, training=training)
+        hidden = self.encoder({key: inputs[key] for key in INPUT_KEYS}, training=training)
         padding_mask = tf.cast(inputs["padding_mask"], tf.float32)
         answer_mask = padding_mask * tf.cast(inputs["segment_ids"], tf.float32)
         answer_mask = tf.maximum(answer_mask, tf.one_hot(0, tf.shape(answer_mask)[1]))  # + [CLS]
@@ -171,32 +167,3 @@ class ElectraQuestionAnswerer(base.EncoderModel):
         # The mean over the global batch: each replica's share, summed by the strategy's all-reduce.
         num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
         return tf.reduce_mean(losses) / num_replicas + (tf.add_n(self.losses) if self.losses else 0.0)
-
-    # --- The model directory ---
-    def save_pretrained(self, directory: str | os.PathLike, config: ElectraConfig,
-                        tokenizer: WordPieceTokenizer | None = None, task: str | None = None) -> None:
-        """Writes a fine-tuned model directory: config, weights, tokenizer and `task.json` (task, head)."""
-        task_info = {"task_type": self.TASK_TYPE, "task": task, "head": self.head, "beam_size": self.beam_size,
-                     "head_hidden_size": self.head_hidden_size}
-        base.save_model_directory(self, config, directory, tokenizer, task_info)
-
-    @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, head: str = "original",
-                        **kwargs) -> "ElectraQuestionAnswerer":
-        """A fine-tuned question-answering directory whole, or any other model directory's encoder (see
-        `base.load_encoder`) with a new head."""
-        directory = pathlib.Path(directory)
-        task_info = base.read_task_info(directory)
-        if task_info["task_type"] != cls.TASK_TYPE:
-            return cls(base.load_encoder(directory), head=head, **kwargs)
-        config = base.load_config(directory)
-        kwargs.setdefault("beam_size", task_info["beam_size"])
-        reader = cls(base.build_encoder(config, base.build_embeddings(config)), head=task_info["head"],
-                     head_hidden_size=task_info["head_hidden_size"], **kwargs)
-        base.load_weights(reader, directory)
-        return reader
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"head": self.head, "beam_size": self.beam_size, "head_hidden_size": self.head_hidden_size})
-        return config

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 from keras_hub.layers import MultiSegmentPacker
 
+from electra_tf.inputs import INPUT_KEYS
 from electra_tf.text.tokenizer import WordPieceTokenizer
 
 
@@ -31,6 +32,8 @@ class ElectraPreprocessor(keras.layers.Layer):
         tokenizer: `WordPieceTokenizer`. Supplies the WordPiece ids and the `[CLS]`, `[SEP]`, `[PAD]` ids.
         sequence_length: int. Length of every output row, special tokens included; at least 2 (3 to pack
             pairs). Defaults to `128`.
+        text_pair: bool. Whether the model it feeds reads text pairs: saved with the model, it tells export
+            to serve `text` and `text_b`. The layer itself packs whatever it is given. Defaults to `False`.
         **kwargs: other keyword arguments passed to `keras.layers.Layer`.
 
     Example:
@@ -50,7 +53,7 @@ class ElectraPreprocessor(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, tokenizer: WordPieceTokenizer, sequence_length: int = 128, **kwargs):
+    def __init__(self, tokenizer: WordPieceTokenizer, sequence_length: int = 128, text_pair: bool = False, **kwargs):
         super().__init__(**kwargs)
         if sequence_length < 2:
             raise ValueError(f"sequence_length must be at least 2 ([CLS] and [SEP]), got {sequence_length}.")
@@ -59,6 +62,7 @@ class ElectraPreprocessor(keras.layers.Layer):
         self._allow_non_tensor_positional_args = True
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length
+        self.text_pair = text_pair
         self.packer = MultiSegmentPacker(
             sequence_length=sequence_length, start_value=tokenizer.cls_token_id,
             end_value=tokenizer.sep_token_id, pad_value=tokenizer.pad_token_id, truncate="round_robin",
@@ -86,17 +90,18 @@ class ElectraPreprocessor(keras.layers.Layer):
         token_ids, segment_ids = self.packer(tuple(self.tokenizer.tokenize(text) for text in segments))
         # The tokenizer never emits [PAD] (it splits "[PAD]" at the brackets), so [PAD] marks padding only.
         padding_mask = tf.cast(tf.not_equal(token_ids, self.tokenizer.pad_token_id), tf.int32)
-        x = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+        x = dict(zip(INPUT_KEYS, (token_ids, segment_ids, padding_mask)))
         if unbatched:
             x = {name: value[0] for name, value in x.items()}
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
+    def settings(self) -> dict:
+        """What a model directory records of this layer (its tokenizer has files of its own)."""
+        return {"sequence_length": self.sequence_length, "text_pair": self.text_pair}
+
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "tokenizer": keras.layers.serialize(self.tokenizer),
-            "sequence_length": self.sequence_length,
-        })
+        config.update(self.settings(), tokenizer=keras.layers.serialize(self.tokenizer))
         return config
 
     @classmethod

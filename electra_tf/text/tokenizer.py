@@ -6,6 +6,7 @@ standard `vocab.txt`; `learn_vocabulary` learns such a vocabulary from text and 
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 from collections import Counter
@@ -450,3 +451,35 @@ def _as_string_batch(strings) -> tuple[tf.Tensor, bool]:
     if strings.shape.rank != 1:
         raise ValueError(f"Expected a string or a rank-1 batch of strings, got shape {strings.shape}.")
     return strings, False
+
+
+# --- A tokenizer in a model directory: the file names and keys Hugging Face uses too ---
+VOCAB_FILE = "vocab.txt"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+
+
+def save_tokenizer(tokenizer: WordPieceTokenizer, directory: str | os.PathLike) -> None:
+    """Writes `vocab.txt` and `tokenizer_config.json` to `directory`."""
+    directory = pathlib.Path(directory)
+    write_vocabulary(tokenizer.vocabulary, directory / VOCAB_FILE)
+    (directory / TOKENIZER_CONFIG_FILE).write_text(json.dumps(
+        {"do_lower_case": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents,
+         "tokenizer_class": "ElectraTokenizer"}, indent=2) + "\n")
+
+
+def load_tokenizer(directory: str | os.PathLike) -> WordPieceTokenizer:
+    """The tokenizer saved in a model directory (ours or Hugging Face's: same file names)."""
+    directory = pathlib.Path(directory)
+    if not (directory / VOCAB_FILE).is_file():
+        raise FileNotFoundError(f"{directory} has no {VOCAB_FILE}.")
+    options = {}
+    if (directory / TOKENIZER_CONFIG_FILE).is_file():
+        options = json.loads((directory / TOKENIZER_CONFIG_FILE).read_text())
+    return WordPieceTokenizer(directory / VOCAB_FILE, lowercase=options.get("do_lower_case", True),
+                              strip_accents=options.get("strip_accents"))
+
+
+def special_token_ids(tokenizer: WordPieceTokenizer) -> dict[str, int]:
+    """The `ElectraConfig` special-token fields as the vocabulary has them."""
+    return {"pad_token_id": tokenizer.pad_token_id, "cls_token_id": tokenizer.cls_token_id,
+            "sep_token_id": tokenizer.sep_token_id, "mask_token_id": tokenizer.mask_token_id}

@@ -39,7 +39,7 @@ class WarmupLinearDecay(LearningRateSchedule):
     Example:
     ```python
     schedule = WarmupLinearDecay(1e-4, warmup_steps=10, decay_steps=110)
-    float(schedule(5)), float(schedule(60))  # (5e-05, 5e-05)
+    assert abs(float(schedule(5)) - 5e-5) < 1e-12 and abs(float(schedule(60)) - 5e-5) < 1e-12
     ```
     """
 
@@ -99,7 +99,7 @@ def layer_depth(variable_path: str, num_layers: int) -> int:
 
     Example:
     ```python
-    layer_depth("electra/transformer_layer_3/ffn/kernel", num_layers=12)  # 4
+    assert layer_depth("electra/transformer_layer_3/ffn/kernel", num_layers=12) == 4
     ```
     """
     segments = variable_path.split("/")
@@ -126,16 +126,16 @@ class ElectraAdamW(keras.optimizers.AdamW):
     (LayerNorm) and `bias`. With layer-wise decay, the whole step of a
     variable at depth `d` (see `layer_depth`), Adam update and weight decay
     alike, is scaled by `layerwise_lr_decay ** (num_layers + 1 - d)`: 1 for
-    heads, `layerwise_lr_decay` for the top layer. A schedule is evaluated at
-    the number of updates, also under gradient accumulation. Global-norm
+    heads, `layerwise_lr_decay` for the top layer. Global-norm
     clipping happens after the cross-replica gradient sum, as in the original.
     Embedding gradients (`tf.IndexedSlices`) have their repeated rows summed
     first, so the clip measures the summed gradient and Adam squares sums: as
     PyTorch does, and as the original did on TPU, where its one-hot lookups
     give dense gradients (on GPU its clip measured the unsummed rows of the
     word table; `original_quirks` does not reproduce that).
-    Keras's own gradient accumulation fails under a `MirroredStrategy` that
-    uses merge calls (e.g. over CPUs), with or without this class.
+    Keras's own optimizer-side gradient accumulation is refused: it fails
+    under a `MirroredStrategy` that uses merge calls (e.g. over CPUs); the
+    pre-trainer accumulates inside its step (`grad_accum_steps`) instead.
 
     Args:
         learning_rate: float or `LearningRateSchedule`. Defaults to `1e-4`.
@@ -152,12 +152,14 @@ class ElectraAdamW(keras.optimizers.AdamW):
         layer_decay_off_by_one: bool. The original's exponent
             `num_layers + 2 - d` for embeddings and encoder layers.
             Defaults to `False`.
-        **kwargs: other `keras.optimizers.AdamW` arguments; its `beta_1=0.9`
-            and `beta_2=0.999` defaults are ELECTRA's.
+        **kwargs: other `keras.optimizers.AdamW` arguments (not
+            `gradient_accumulation_steps`); its `beta_1=0.9` and
+            `beta_2=0.999` defaults are ELECTRA's.
 
     Example:
     ```python
     optimizer = ElectraAdamW(1e-4, layerwise_lr_decay=0.8, num_layers=12)
+    assert optimizer.global_clipnorm == 1.0 and optimizer.epsilon == 1e-6
     ```
     """
 
@@ -173,6 +175,12 @@ class ElectraAdamW(keras.optimizers.AdamW):
         layer_decay_off_by_one: bool = False,
         **kwargs,
     ):
+        if kwargs.get("gradient_accumulation_steps"):
+            raise ValueError(
+                "ElectraAdamW does not accumulate gradients (Keras's optimizer-side "
+                "accumulation fails under MirroredStrategy): use the pre-trainer's "
+                "grad_accum_steps, which accumulates inside the step."
+            )
         if layerwise_lr_decay is not None:
             if not 0.0 < layerwise_lr_decay <= 1.0:
                 raise ValueError(
@@ -230,12 +238,6 @@ class ElectraAdamW(keras.optimizers.AdamW):
         # the all-reduce, the clip and the update, gives every caller PyTorch's and the original's
         # update, and a clip that measures the summed gradient.
         return super().apply([_sum_repeated_rows(g) for g in grads], trainable_variables)
-
-    def _get_current_learning_rate(self):
-        # Keras feeds schedules the micro-batch count `_iterations`.
-        if isinstance(self._learning_rate, LearningRateSchedule):
-            return self._learning_rate(self.iterations)
-        return super()._get_current_learning_rate()
 
     def _clip_gradients(self, grads):
         # Keras would clip each replica's gradients before they are summed;
@@ -300,7 +302,6 @@ def create_optimizer(
     layerwise_lr_decay: float | None = None,
     num_layers: int | None = None,
     original_quirks: bool = False,
-    gradient_accumulation_steps: int | None = None,
 ) -> ElectraAdamW:
     """Builds ELECTRA's `WarmupLinearDecay` schedule and `ElectraAdamW`.
 
@@ -316,21 +317,15 @@ def create_optimizer(
         original_quirks: bool. Reproduce the original: no bias correction,
             warm-up multiplied into the decay, layer-decay off-by-one.
             Defaults to `False`.
-        gradient_accumulation_steps: int or None. Micro-batches per update.
-            Defaults to `None` (1).
 
     Example:
     ```python
     optimizer = create_optimizer(1e-4, num_train_steps=1000, warmup_steps=100)
+    assert float(optimizer.learning_rate) == 0.0  # warm-up starts from 0
     ```
     """
     if learning_rate <= 0:
         raise ValueError(f"`learning_rate` must be > 0; got {learning_rate}.")
-    accumulation = gradient_accumulation_steps
-    if accumulation is not None and accumulation < 1:
-        raise ValueError(
-            f"`gradient_accumulation_steps` must be >= 1; got {accumulation}."
-        )
     schedule = WarmupLinearDecay(
         learning_rate, warmup_steps, num_train_steps, original_quirks
     )
@@ -343,6 +338,4 @@ def create_optimizer(
         layerwise_lr_decay=layerwise_lr_decay,
         num_layers=num_layers,
         layer_decay_off_by_one=original_quirks,
-        # Keras rejects 1, which means no accumulation.
-        gradient_accumulation_steps=accumulation if accumulation != 1 else None,
     )

@@ -12,14 +12,13 @@ import json
 import pathlib
 
 import keras
-import numpy as np
-import tensorflow as tf
 
 from electra_tf.config import ElectraConfig
 from electra_tf.data.pretraining import CorpusSource, corpus_documents, pretraining_dataset
-from electra_tf.models import base
+from electra_tf.models.directory import load_weights, read_config
 from electra_tf.models.pretrainer import ElectraPretrainer
-from electra_tf.text.tokenizer import WordPieceTokenizer, learn_vocabulary, write_vocabulary
+from electra_tf.text.tokenizer import (VOCAB_FILE, WordPieceTokenizer, learn_vocabulary, load_tokenizer,
+                                       special_token_ids, write_vocabulary)
 from electra_tf.training.callbacks import ResumableCheckpoint, Throughput, restore_latest
 from electra_tf.training.distribute import get_strategy, input_pipeline_of
 from electra_tf.training.optimization import create_optimizer
@@ -64,7 +63,16 @@ def run_pretraining(job: PretrainingJob, verbose: int | str = "auto") -> Electra
     if job.num_steps % steps_per_epoch:
         raise ValueError(f"num_steps ({job.num_steps}) must be a multiple of checkpoint_every ({steps_per_epoch}).")
     keras.utils.set_random_seed(job.seed)
+    caller_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(job.mixed_precision or "float32")
+    try:
+        return _train(job, output_dir, steps_per_epoch, verbose)
+    finally:  # the policy only applies to the models this run builds
+        keras.mixed_precision.set_global_policy(caller_policy)
+
+
+def _train(job: PretrainingJob, output_dir: pathlib.Path, steps_per_epoch: int,
+           verbose: int | str) -> ElectraPretrainer:
     tokenizer = _tokenizer(job, output_dir)
     strategy = get_strategy(job.strategy)
     with strategy.scope():
@@ -96,7 +104,7 @@ def run_pretraining(job: PretrainingJob, verbose: int | str = "auto") -> Electra
 def _tokenizer(job: PretrainingJob, output_dir: pathlib.Path) -> WordPieceTokenizer:
     """The job's vocabulary: given, inherited from `init_from`, or learned from the corpus once."""
     if job.init_from:
-        inherited = base.load_tokenizer(job.init_from)
+        inherited = load_tokenizer(job.init_from)
         if job.vocab and WordPieceTokenizer(job.vocab).vocabulary != inherited.vocabulary:
             raise ValueError(f"--vocab {job.vocab} does not match the vocabulary of {job.init_from}: "
                              "continued pre-training must keep the model's vocabulary.")
@@ -105,7 +113,7 @@ def _tokenizer(job: PretrainingJob, output_dir: pathlib.Path) -> WordPieceTokeni
         return WordPieceTokenizer(job.vocab, lowercase=job.lowercase)
     if not job.learn_vocab_size:
         raise ValueError("Give a vocabulary (vocab) or a size to learn one (learn_vocab_size).")
-    learned = output_dir / base.VOCAB_FILE
+    learned = output_dir / VOCAB_FILE
     if not learned.is_file():  # learned once; a resumed run reuses it
         print(f"Learning a {job.learn_vocab_size}-token vocabulary from the corpus ...")
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -116,15 +124,15 @@ def _tokenizer(job: PretrainingJob, output_dir: pathlib.Path) -> WordPieceTokeni
 
 def _initial_model(job: PretrainingJob, tokenizer: WordPieceTokenizer) -> ElectraPretrainer:
     if job.init_from:
-        config = base.load_config(job.init_from)
+        config = read_config(job.init_from)
     else:
         config = dataclasses.replace(job.config, vocab_size=tokenizer.vocab_size,
-                                     **base.special_token_ids(tokenizer))
+                                     **special_token_ids(tokenizer))
     if job.mask_prob is not None:
         config = dataclasses.replace(config, mask_prob=job.mask_prob)
     pretrainer = ElectraPretrainer(config, seed=job.seed, grad_accum_steps=job.grad_accum_steps)
     if job.init_from:
-        base.load_weights(pretrainer, job.init_from)
+        load_weights(pretrainer, job.init_from)
     return pretrainer
 
 
@@ -132,24 +140,3 @@ def _write_metadata(output_dir: pathlib.Path, job: PretrainingJob, history: dict
     settings = {k: v for k, v in dataclasses.asdict(job).items() if k != "config"}
     metadata = {"job": settings, "final_epoch_metrics": {k: float(v[-1]) for k, v in history.items() if v}}
     (output_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str) + "\n")
-
-
-def replaced_token_detection(pretrainer: ElectraPretrainer, tokenizer: WordPieceTokenizer,
-                             sentences: list[str], seed: int = 0) -> list[list[tuple[str, bool, float]]]:
-    """ELECTRA at work on `sentences`: the generator replaces masked tokens, the discriminator scores each.
-
-    Returns, per sentence, `(token, was_replaced, probability_replaced)` for each WordPiece of the corrupted
-    sentence ([CLS]/[SEP] left out).
-    """
-    ids = tokenizer.tokenize(sentences).to_list()
-    length = max(len(row) for row in ids) + 2
-    token_ids = np.zeros((len(ids), length), np.int32)
-    for row, pieces in enumerate(ids):
-        token_ids[row, :len(pieces) + 2] = [tokenizer.cls_token_id, *pieces, tokenizer.sep_token_id]
-    inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
-              "padding_mask": (token_ids != tokenizer.pad_token_id).astype(np.int32)}
-    output = pretrainer(inputs, step=seed)
-    corrupted, labels = output.corrupted_ids.numpy(), output.rtd_labels.numpy()
-    probabilities = tf.sigmoid(output.rtd_logits).numpy()
-    return [[(tokenizer.id_to_token(int(corrupted[row, i])), bool(labels[row, i]), float(probabilities[row, i]))
-             for i in range(1, len(pieces) + 1)] for row, pieces in enumerate(ids)]

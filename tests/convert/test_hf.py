@@ -20,7 +20,8 @@ ANSWERABLE[:, 0] = True
 
 
 def test_discriminator_hidden_states_and_logits_match_transformers():
-    discriminator, config, tokenizer = hf.load_discriminator(FIXTURES / "discriminator")
+    discriminator, tokenizer = hf.load_discriminator(FIXTURES / "discriminator")
+    config = discriminator.config
     assert (config.hidden_size, config.intermediate_size, tokenizer.mask_token_id) == (32, 37, 4)
     hidden = discriminator.encoder(INPUTS).numpy()
     np.testing.assert_allclose(hidden[REAL], REFERENCE["discriminator_last_hidden_state"][REAL], atol=1e-5)
@@ -29,7 +30,7 @@ def test_discriminator_hidden_states_and_logits_match_transformers():
 
 
 def test_generator_logits_match_transformers():
-    generator, config, _ = hf.load_generator(FIXTURES / "generator")
+    generator, _ = hf.load_generator(FIXTURES / "generator")
     assert generator.encoder.embeddings_projection is None  # embedding size == hidden size
     hidden = generator.encoder(INPUTS).numpy()
     np.testing.assert_allclose(hidden[REAL], REFERENCE["generator_last_hidden_state"][REAL], atol=1e-5)
@@ -38,25 +39,26 @@ def test_generator_logits_match_transformers():
 
 
 def test_classifier_with_the_huggingface_head_matches_transformers():
-    classifier, _, _ = hf.load_classifier(FIXTURES / "classifier")
+    classifier, _ = hf.load_classifier(FIXTURES / "classifier")
     assert classifier.head == "huggingface" and classifier.num_labels == 3
+    assert classifier.label_names == ["LABEL_0", "LABEL_1", "LABEL_2"]  # from id2label
     np.testing.assert_allclose(classifier(INPUTS).numpy(), REFERENCE["classifier_logits"], atol=1e-5)
 
 
 def test_bare_model_hidden_states_match_transformers():
-    backbone, _, _ = hf.load_backbone(FIXTURES / "model")  # tensor names without the "electra." prefix
+    backbone, _ = hf.load_backbone(FIXTURES / "model")  # tensor names without the "electra." prefix
     np.testing.assert_allclose(backbone(INPUTS).numpy()[REAL], REFERENCE["model_last_hidden_state"][REAL], atol=1e-5)
 
 
 def test_token_classifier_logits_match_transformers():
-    tagger, _, _ = hf.load_token_classifier(FIXTURES / "token_classifier")
+    tagger, _ = hf.load_token_classifier(FIXTURES / "token_classifier")
     assert tagger.num_labels == 5
     np.testing.assert_allclose(tagger(INPUTS).numpy()[REAL], REFERENCE["token_classifier_logits"][REAL], atol=1e-5)
     assert hf.label_names(FIXTURES / "token_classifier", 5) == ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
 def test_question_answerer_span_logits_match_transformers_where_an_answer_can_be():
-    reader, _, _ = hf.load_question_answerer(FIXTURES / "question_answerer")
+    reader, _ = hf.load_question_answerer(FIXTURES / "question_answerer")
     outputs = reader(INPUTS)
     for name in ("start_logits", "end_logits"):
         logits = outputs[name].numpy()
@@ -69,10 +71,10 @@ def test_question_answerer_span_logits_match_transformers_where_an_answer_can_be
     ("question_answerer", "question_answering"), ("classifier", "classification")])
 def test_every_architecture_converts_to_a_model_directory_that_loads_whole(tmp_path, name, task_type):
     from electra_tf.convert.checkpoint import convert_checkpoint
-    from electra_tf.models import base
+    from electra_tf.models.registry import model_class
 
     assert convert_checkpoint("hf", FIXTURES / name, tmp_path / "ours") == task_type
-    model = base.model_class(task_type).from_pretrained(tmp_path / "ours")
+    model = model_class(task_type).from_pretrained(tmp_path / "ours")
     reference = {"generator": "generator_logits", "model": "model_last_hidden_state",
                  "token_classifier": "token_classifier_logits", "classifier": "classifier_logits",
                  "question_answerer": "question_answerer_start_logits"}[name]
@@ -81,19 +83,19 @@ def test_every_architecture_converts_to_a_model_directory_that_loads_whole(tmp_p
     compared = {"classifier": REAL[:, 0], "question_answerer": ANSWERABLE}.get(name, REAL)
     np.testing.assert_allclose(outputs[compared], REFERENCE[reference][compared], atol=1e-5)
     if name == "token_classifier":
-        assert base.read_task_info(tmp_path / "ours")["label_names"] == ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+        assert model.label_names == ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
 def test_writing_back_a_discriminator_round_trips_exactly(tmp_path):
-    discriminator, config, tokenizer = hf.load_discriminator(FIXTURES / "discriminator")
-    hf.save_discriminator(discriminator, config, tokenizer, tmp_path / "out")
+    discriminator, tokenizer = hf.load_discriminator(FIXTURES / "discriminator")
+    hf.save_discriminator(discriminator, tokenizer, tmp_path / "out")
     original, written = hf.read_safetensors(FIXTURES / "discriminator"), hf.read_safetensors(tmp_path / "out")
     assert set(original) == set(written)
     for name in original:
         np.testing.assert_array_equal(original[name], written[name], err_msg=name)
     saved = json.loads((tmp_path / "out" / "config.json").read_text())
     assert saved["model_type"] == "electra" and saved["architectures"] == ["ElectraForPreTraining"]
-    reloaded, _, _ = hf.load_discriminator(tmp_path / "out")
+    reloaded, _ = hf.load_discriminator(tmp_path / "out")
     np.testing.assert_array_equal(reloaded(INPUTS).numpy(), discriminator(INPUTS).numpy())
 
 
@@ -153,7 +155,7 @@ def test_convert_command_writes_a_model_directory_that_fine_tuning_loads(tmp_pat
                                        capture_output=True, text=True, timeout=300)
     done = run("--from", "hf", "--input", str(FIXTURES / "discriminator"), "--output", str(tmp_path / "ours"))
     assert done.returncode == 0, done.stderr[-2000:]
-    discriminator, _, _ = hf.load_discriminator(FIXTURES / "discriminator")
+    discriminator, _ = hf.load_discriminator(FIXTURES / "discriminator")
     classifier = ElectraClassifier.from_pretrained(tmp_path / "ours", num_labels=2)
     real = REAL
     np.testing.assert_allclose(classifier.encoder(INPUTS).numpy()[real], discriminator.encoder(INPUTS).numpy()[real],
@@ -177,8 +179,9 @@ def test_ours_to_huggingface_and_back_gives_the_same_pretrainer(tmp_path):
     tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
     config = tiny_config(vocab_size=tokenizer.vocab_size)
     original = ElectraPretrainer(config)
-    hf.save_discriminator(original.discriminator, config, tokenizer, tmp_path / "discriminator")
-    hf.save_generator(original.generator, generator_config(config), tokenizer, tmp_path / "generator")
+    assert original.generator.config == generator_config(config)
+    hf.save_discriminator(original.discriminator, tokenizer, tmp_path / "discriminator")
+    hf.save_generator(original.generator, tokenizer, tmp_path / "generator")
     from electra_tf.convert.checkpoint import convert_checkpoint
 
     assert convert_checkpoint("hf", tmp_path / "discriminator", tmp_path / "ours",

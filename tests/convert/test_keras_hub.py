@@ -20,7 +20,8 @@ def test_a_random_backbone_converts_both_ways_with_the_same_outputs():
         dropout=0.0, max_sequence_length=32))
     batch = random_batch(batch_size=3, sequence_length=12, lengths=[12, 7, 4])
     expected = backbone(batch)["sequence_output"].numpy()
-    encoder, config = from_keras_hub(backbone)
+    ours = from_keras_hub(backbone)
+    encoder, config = ours.encoder, ours.config
     assert (config.hidden_size, config.embedding_size, config.intermediate_size) == (16, 8, 24)
     real = batch["padding_mask"].astype(bool)
     np.testing.assert_allclose(encoder(batch).numpy()[real], expected[real], atol=1e-5)
@@ -57,10 +58,10 @@ def test_a_saved_preset_converts_to_a_model_directory(tmp_path):
 def test_a_preset_with_a_small_vocabulary_takes_its_special_ids_from_it(tmp_path):
     import pathlib
 
-    from electra_tf.models import base
+    from electra_tf.models.directory import read_config
 
     vocab = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "hf" / "discriminator" / "vocab.txt"
     _converted_preset(tmp_path, vocab)
-    config = base.load_config(tmp_path / "ours")
+    config = read_config(tmp_path / "ours")
     assert config.vocab_size == 64
     assert (config.pad_token_id, config.cls_token_id, config.sep_token_id, config.mask_token_id) == (0, 2, 3, 4)

@@ -12,6 +12,7 @@ import tensorflow as tf
 from scipy.special import erf, log_softmax, softmax
 
 from electra_tf.convert import hf, tf1
+from electra_tf.text import WordPieceTokenizer
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "hf"
 REFERENCE = np.load(FIXTURES / "outputs.npz")
@@ -49,7 +50,7 @@ def _discriminator_tensors(with_head: bool = True) -> dict[str, np.ndarray]:
 
 
 def _config():
-    return hf.load_discriminator(FIXTURES / "discriminator")[1]
+    return hf.load_discriminator(FIXTURES / "discriminator")[0].config
 
 
 def _head_tensors(task: str, shapes: dict[str, tuple[int, int]], seed: int = 0) -> dict[str, np.ndarray]:
@@ -68,7 +69,8 @@ def _dense(x, tensors, scope, gelu=False):
 
 def test_tf1_checkpoint_matches_the_huggingface_route(tmp_path):
     path = _save(tmp_path / "model.ckpt-1000", _discriminator_tensors())
-    reference, config, _ = hf.load_discriminator(FIXTURES / "discriminator")
+    reference, _ = hf.load_discriminator(FIXTURES / "discriminator")
+    config = reference.config
     discriminator = tf1.load_discriminator(path, config)
     np.testing.assert_array_equal(discriminator(INPUTS).numpy(), reference(INPUTS).numpy())
     for a, b in zip(discriminator.get_weights(), reference.get_weights()):
@@ -97,10 +99,11 @@ def test_convert_a_tf1_checkpoint_needs_config_and_vocabulary(tmp_path):
 
 
 def test_an_encoder_only_checkpoint_becomes_a_backbone(tmp_path):
-    reference, config, _ = hf.load_discriminator(FIXTURES / "discriminator")
+    reference, _ = hf.load_discriminator(FIXTURES / "discriminator")
+    config = reference.config
     converted = tf1.load_model(_save(tmp_path / "model.ckpt-1", _discriminator_tensors(with_head=False)), config)
-    assert converted.model.TASK_TYPE == "backbone"
-    np.testing.assert_array_equal(converted.model(INPUTS).numpy(), reference.encoder(INPUTS).numpy())
+    assert converted.TASK_TYPE == "backbone"
+    np.testing.assert_array_equal(converted(INPUTS).numpy(), reference.encoder(INPUTS).numpy())
 
 
 @pytest.mark.parametrize("untied", [False, True])
@@ -137,10 +140,11 @@ def test_a_tf1_pretraining_checkpoint_restores_both_towers_and_the_sharing(tmp_p
 
 def test_a_fine_tuned_mnli_head_loads_with_our_label_order(tmp_path):
     head = _head_tensors("mnli", {"dense": (HIDDEN, 3)})
-    converted = tf1.load_model(_save(tmp_path / "model.ckpt-1", {**_discriminator_tensors(False), **head}), _config())
-    classifier = converted.model
-    assert converted.task_info == {"task": "mnli", "label_names": ("entailment", "neutral", "contradiction"),
-                                   "text_pair": True}
+    tokenizer = WordPieceTokenizer(FIXTURES / "discriminator" / "vocab.txt")
+    classifier = tf1.load_model(_save(tmp_path / "model.ckpt-1", {**_discriminator_tensors(False), **head}), _config(),
+                                tokenizer=tokenizer)
+    assert classifier.label_names == ["entailment", "neutral", "contradiction"]
+    assert classifier.preprocessor.text_pair
     cls_state = classifier.encoder(INPUTS).numpy()[:, 0]
     original = _dense(cls_state, head, "task_specific/mnli/dense")  # contradiction, entailment, neutral
     np.testing.assert_allclose(classifier(INPUTS).numpy(), original[:, [1, 2, 0]], atol=1e-5)
@@ -149,7 +153,7 @@ def test_a_fine_tuned_mnli_head_loads_with_our_label_order(tmp_path):
 def test_a_fine_tuned_sts_head_predicts_the_score_itself(tmp_path):
     head = _head_tensors("sts", {"dense": (HIDDEN, 1)})
     classifier = tf1.load_model(_save(tmp_path / "model.ckpt-1", {**_discriminator_tensors(False), **head}),
-                                _config()).model
+                                _config())
     original = _dense(classifier.encoder(INPUTS).numpy()[:, 0], head, "task_specific/sts/dense")  # trained on score/5
     np.testing.assert_allclose(classifier(INPUTS).numpy(), 5.0 * original, atol=1e-5)
 
@@ -157,7 +161,7 @@ def test_a_fine_tuned_sts_head_predicts_the_score_itself(tmp_path):
 def test_a_fine_tuned_tagging_head_loads_as_a_token_classifier(tmp_path):
     head = _head_tensors("chunk", {"dense": (HIDDEN, 7)})
     tagger = tf1.load_model(_save(tmp_path / "model.ckpt-1", {**_discriminator_tensors(False), **head}),
-                            _config()).model
+                            _config())
     assert tagger.TASK_TYPE == "token_classification"
     expected = _dense(tagger.encoder(INPUTS).numpy(), head, "task_specific/chunk/dense")
     np.testing.assert_allclose(tagger(INPUTS).numpy(), expected, atol=1e-5)
@@ -193,7 +197,7 @@ def test_a_fine_tuned_squad_head_matches_the_original_computation(tmp_path):
     head = _head_tensors("squad", {"dense": (HIDDEN, 1), "qa_hidden": (2 * HIDDEN, width), "dense_1": (width, 1),
                                    "dense_2": (2 * HIDDEN, width), "dense_3": (width, 1)})
     reader = tf1.load_model(_save(tmp_path / "model.ckpt-1", {**_discriminator_tensors(False), **head}),
-                            _config()).model
+                            _config())
     assert reader.TASK_TYPE == "question_answering" and reader.head_hidden_size == width
     reader.beam_size = 3
     starts = np.array([6, 8, 0], np.int32)
@@ -222,7 +226,7 @@ def test_a_multi_task_checkpoint_needs_the_task_named(tmp_path):
     vocab = FIXTURES / "discriminator" / "vocab.txt"
     assert convert_checkpoint("tf1", path, tmp_path / "rte", _config(), vocab, task="rte") == "classification"
     classifier = ElectraClassifier.from_pretrained(tmp_path / "rte")
-    expected = tf1.load_model(path, _config(), task="rte").model(INPUTS).numpy()
+    expected = tf1.load_model(path, _config(), task="rte")(INPUTS).numpy()
     np.testing.assert_allclose(classifier(INPUTS).numpy(), expected, atol=1e-6)
     assert convert_checkpoint("tf1", path, tmp_path / "chunk", _config(), vocab, task="chunk") == "token_classification"
 

@@ -15,6 +15,7 @@ from electra_tf.data.glue import (
     read_glue_tsv,
 )
 from electra_tf.text import SAMPLE_VOCAB_FILE, ElectraPreprocessor, WordPieceTokenizer
+from electra_tf.training import recipes
 from tests.test_case import SHARED_DATA
 
 GLUE_DIR = SHARED_DATA / "glue"
@@ -71,10 +72,10 @@ def test_task_table_matches_the_expected_table():
     assert list(GLUE_TASKS) == list(EXPECTED_TASKS)
     for name, (labels, pair, keys, metrics, tfds_name, folder, epochs, double) in EXPECTED_TASKS.items():
         task = GLUE_TASKS[name]
-        assert (task.name, task.label_names, task.is_pair, task.text_keys, task.metric_names) == (
+        assert (task.name, task.label_names, task.text_pair, task.text_keys, task.metric_names) == (
             name, labels, pair, keys, metrics), name
-        assert (task.tfds_name, task.local_dir, task.epochs, task.double_unordered) == (
-            tfds_name, folder, epochs, double), name
+        assert (task.tfds_name, task.local_dir, recipes.GLUE_EPOCHS.get(name, recipes.EPOCHS),
+                task.double_unordered) == (tfds_name, folder, epochs, double), name
         assert task.is_regression == (name == "stsb") and task.num_classes == (len(labels) if labels else 1)
         assert len(task.text_keys) == (2 if pair else 1)
         assert {f.split: (f.file_name, f.tfds_split, f.prediction_file) for f in task.files} == EXPECTED_FILES[name]
@@ -123,7 +124,7 @@ def test_real_glue_files(name, split, rows, counts):
     if not (GLUE_DIR / task.local_dir).is_dir():
         pytest.skip(f"no local {name}")
     data = read_glue_tsv(name, GLUE_DIR, split)
-    assert len(data) == rows and len(data.texts) == (2 if task.is_pair else 1)
+    assert len(data) == rows and len(data.texts) == (2 if task.text_pair else 1)
     assert data.indices is None
     if name == "stsb":
         assert data.labels.dtype == np.float32 and (data.labels.min(), data.labels.max()) == counts

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from electra_tf.export.serving import export_classifier, next_version
+from electra_tf.export.serving import export_model, export_model_directory, next_version
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
@@ -20,13 +20,15 @@ LABELS = ["negative", "neutral", "positive"]
 TEXTS = ["a wonderful, moving film", "", "dull " * 400, "café naïve déjà vu", "中文文本测试，很好", "ok"]
 
 
-def _fine_tuned(directory: pathlib.Path, num_labels: int, label_names, text_pair: bool) -> pathlib.Path:
+def _fine_tuned(directory: pathlib.Path, num_labels: int, label_names, text_pair: bool,
+                sequence_length: int = 32) -> pathlib.Path:
     tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
     config = tiny_config(vocab_size=tokenizer.vocab_size)
     ElectraPretrainer(config).save_pretrained(directory / "pretrained", tokenizer)
-    classifier = ElectraClassifier.from_pretrained(directory / "pretrained", num_labels=num_labels, max_length=32)
-    classifier.save_pretrained(directory / "tuned", config, tokenizer, label_names=label_names, task="demo",
-                               text_pair=text_pair)
+    classifier = ElectraClassifier.from_pretrained(directory / "pretrained", num_labels=num_labels,
+                                                   label_names=label_names, sequence_length=sequence_length,
+                                                   text_pair=text_pair)
+    classifier.save_pretrained(directory / "tuned")
     return directory / "tuned"
 
 
@@ -34,7 +36,7 @@ def _fine_tuned(directory: pathlib.Path, num_labels: int, label_names, text_pair
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     model_dir = _fine_tuned(root, 3, LABELS, text_pair=False)
-    return model_dir, export_classifier(model_dir, root / "saved_models" / "demo", max_length=32)
+    return model_dir, export_model_directory(model_dir, root / "saved_models" / "demo")
 
 
 def _signature_outputs_in_fresh_process(saved_model: pathlib.Path, texts: list[str]) -> dict:
@@ -55,7 +57,8 @@ def test_raw_text_signature_matches_keras_in_a_fresh_process(exported):
     model_dir, saved_model = exported
     assert saved_model.name == "1"
     answer = _signature_outputs_in_fresh_process(saved_model, TEXTS)
-    classifier = ElectraClassifier.from_pretrained(model_dir, max_length=32)
+    classifier = ElectraClassifier.from_pretrained(model_dir)
+    assert classifier.preprocessor.sequence_length == 32  # the fine-tuned length travels with the model
     expected = tf.nn.softmax(classifier(TEXTS)).numpy()
     np.testing.assert_allclose(np.array(answer["probabilities"]), expected, atol=1e-5)
     assert answer["labels"] == [LABELS[i] for i in expected.argmax(axis=1)]
@@ -118,7 +121,7 @@ def test_ids_and_example_signatures_agree_with_the_text_signature(exported):
 
 def test_pair_regression_model_exports_score_and_regress_method(tmp_path):
     model_dir = _fine_tuned(tmp_path, 1, None, text_pair=True)
-    saved_model = export_classifier(model_dir, tmp_path / "saved_models" / "pairs", max_length=32)
+    saved_model = export_model_directory(model_dir, tmp_path / "saved_models" / "pairs")
     model = tf.saved_model.load(str(saved_model))
     out = model.signatures["serving_default"](text=tf.constant(["a man plays", ""]), text_b=tf.constant(["", "x"]))
     assert out["score"].shape == (2,)
@@ -138,21 +141,24 @@ def test_graph_uses_only_core_ops_and_three_tensorflow_text_ops(exported):
 def test_bad_exports_are_refused(exported, tmp_path):
     model_dir, saved_model = exported
     with pytest.raises(ValueError, match="already exists"):
-        export_classifier(model_dir, saved_model.parent, version=1)
+        export_model_directory(model_dir, saved_model.parent, version=1)
     assert next_version(saved_model.parent) == 2
-    with pytest.raises(ValueError, match="fine-tune it first"):
-        export_classifier(model_dir.parent / "pretrained", tmp_path / "x")
+    with pytest.raises(ValueError, match="'pretraining' model: fine-tune it first"):
+        export_model_directory(model_dir.parent / "pretrained", tmp_path / "x")
     classifier = ElectraClassifier.from_pretrained(model_dir)
     with pytest.raises(ValueError, match="2 label names for a head of 3"):
-        classifier.export_serving(tmp_path / "y", label_names=["a", "b"])
-    assert not (tmp_path / "y" / "1").exists()
+        ElectraClassifier(classifier.config, 3, label_names=["a", "b"])
+    unnamed = ElectraClassifier(classifier.config, 3, preprocessor=classifier.preprocessor)
+    with pytest.raises(ValueError, match="no label names"):
+        export_model(unnamed, tmp_path / "y")
+    assert not (tmp_path / "y" / "1").exists() and not any((tmp_path / "y").iterdir())
 
 
 def test_export_and_predict_commands(exported, tmp_path):
     model_dir, _ = exported
     run = lambda *args: subprocess.run([sys.executable, "-m", "electra_tf.cli", *args], capture_output=True,
                                        text=True, timeout=300)
-    exported_ = run("export", "--model_dir", str(model_dir), "--export_dir", str(tmp_path / "demo"), "--max_length", "32")
+    exported_ = run("export", "--model_dir", str(model_dir), "--export_dir", str(tmp_path / "demo"))
     assert exported_.returncode == 0, exported_.stderr[-2000:]
     assert (tmp_path / "demo" / "1" / "saved_model.pb").is_file()
     predicted = run("predict", "--model", str(tmp_path / "demo"), "--text", "a fine film", "--text", "", "--json")
@@ -170,3 +176,19 @@ def test_predict_reads_texts_pairs_and_files(tmp_path):
     assert read_texts(["only one"]) == [("only one",)]
     with pytest.raises(ValueError, match="Mix of single texts and text pairs"):
         read_texts(["one", "a ||| b"])
+
+
+@pytest.mark.parametrize("sequence_length", [64, 256])
+def test_a_model_serves_at_the_length_it_was_fine_tuned_at_without_a_flag(tmp_path, sequence_length):
+    model_dir = _fine_tuned(tmp_path, 3, LABELS, text_pair=False, sequence_length=sequence_length)
+    saved_model = export_model_directory(model_dir, tmp_path / "saved_models" / "demo")
+    serve = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
+    long_texts = [" ".join(["alice", "queen", "garden", "rabbit"] * 100), "the cat " * 90]  # 400 and 180 words
+    served = serve(text=tf.constant(long_texts))["probabilities"].numpy()
+    classifier = ElectraClassifier.from_pretrained(model_dir)
+    lengths = classifier.preprocessor(long_texts)["padding_mask"].numpy().sum(axis=1)
+    assert lengths.max() == sequence_length  # the long text fills the model's own length, no more
+    np.testing.assert_allclose(served, tf.nn.softmax(classifier(long_texts)).numpy(), atol=1e-5)
+    # Served at 128 (the old fixed default), the answer would differ: the length really is the model's.
+    at_128 = ElectraClassifier.from_pretrained(model_dir, sequence_length=128)
+    assert np.abs(served - tf.nn.softmax(at_128(long_texts)).numpy()).max() > 1e-4

@@ -5,7 +5,7 @@ import tensorflow as tf
 from electra_tf.layers.embeddings import ElectraEmbeddings
 from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.layers.heads import DiscriminatorHead, GeneratorHead
-from electra_tf.models.base import build_embeddings, build_encoder
+from electra_tf.models.builders import build_embeddings, build_encoder
 from tests.test_case import random_batch, run_config_round_trip, tiny_config
 
 

@@ -3,7 +3,6 @@ import keras
 import pytest
 import tensorflow as tf
 
-from electra_tf.models.base import build_embeddings, build_encoder
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
@@ -13,7 +12,7 @@ from tests.test_case import random_batch, tiny_config
 
 def _classifier(num_labels=3, **kwargs):
     config = tiny_config()
-    return config, ElectraClassifier(build_encoder(config, build_embeddings(config)), num_labels, **kwargs)
+    return config, ElectraClassifier(config, num_labels, **kwargs)
 
 
 def test_the_original_head_is_one_dense_on_the_cls_state():
@@ -45,7 +44,7 @@ def test_from_a_pretrained_directory_takes_the_discriminator_encoder(tmp_path):
 
 def test_fine_tuned_directory_round_trip(tmp_path):
     config, classifier = _classifier(num_labels=1)
-    classifier.save_pretrained(tmp_path / "tuned", config, label_names=None, task="stsb")
+    classifier.save_pretrained(tmp_path / "tuned")
     restored = ElectraClassifier.from_pretrained(tmp_path / "tuned")
     batch = random_batch()
     assert restored.num_labels == 1
@@ -89,7 +88,8 @@ def test_takes_raw_strings_and_pairs_through_its_preprocessor(tmp_path):
     tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
     config = tiny_config(vocab_size=tokenizer.vocab_size)
     ElectraPretrainer(config).save_pretrained(tmp_path / "pretrained", tokenizer)
-    classifier = ElectraClassifier.from_pretrained(tmp_path / "pretrained", num_labels=2, max_length=16, dropout=0.0)
+    classifier = ElectraClassifier.from_pretrained(tmp_path / "pretrained", num_labels=2, sequence_length=16,
+                                                   dropout=0.0)
     texts = ["the queen was very angry", "alice ran"]
     expected = classifier(classifier.preprocessor(texts)).numpy()
     np.testing.assert_allclose(classifier.predict(tf.constant(texts), verbose=0), expected, atol=1e-5)
@@ -104,16 +104,16 @@ def test_takes_raw_strings_and_pairs_through_its_preprocessor(tmp_path):
 
 
 def test_a_vocabulary_of_another_size_is_refused_on_loading(tmp_path):
-    from electra_tf.export.serving import export_classifier
+    from electra_tf.export.serving import export_model_directory
 
     tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
     config = tiny_config(vocab_size=tokenizer.vocab_size)
-    classifier = ElectraClassifier(build_encoder(config, build_embeddings(config)), 2)
-    classifier.save_pretrained(tmp_path / "tuned", config, tokenizer, label_names=["no", "yes"])
+    classifier = ElectraClassifier(config, label_names=["no", "yes"])
+    classifier.save_pretrained(tmp_path / "tuned", tokenizer)
     vocab = tmp_path / "tuned" / "vocab.txt"
     vocab.write_text(vocab.read_text() + "zzzextrazzz\n")  # 8001 tokens for a model of 8000
     with pytest.raises(ValueError, match="the vocabulary has 8001 tokens but the model's vocab_size is 8000"):
         ElectraClassifier.from_pretrained(tmp_path / "tuned")
     with pytest.raises(ValueError, match="8001 tokens"):
-        export_classifier(tmp_path / "tuned", tmp_path / "export")
+        export_model_directory(tmp_path / "tuned", tmp_path / "export")
     assert not (tmp_path / "export").exists()

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf.models.base import build_embeddings, build_encoder
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.question_answerer import ElectraQuestionAnswerer
 from tests.test_case import run_config_round_trip, tiny_config
@@ -13,7 +12,7 @@ ANSWER_TOKEN = 110
 
 def _reader(**kwargs):
     config = tiny_config()
-    return config, ElectraQuestionAnswerer(build_encoder(config, build_embeddings(config)), **kwargs)
+    return config, ElectraQuestionAnswerer(config, **kwargs)
 
 
 def _span_task(count=64, length=14, seed=0):
@@ -94,7 +93,7 @@ def test_save_and_load_and_start_from_a_pretrained_model(tmp_path):
     config, reader = _reader(head_hidden_size=16, beam_size=5)
     inputs, _ = _span_task(4)
     run_config_round_trip(reader, {**inputs, "start_positions": np.zeros(4, np.int32)})
-    reader.save_pretrained(tmp_path / "squad", config, task="squad")
+    reader.save_pretrained(tmp_path / "squad")
     restored = ElectraQuestionAnswerer.from_pretrained(tmp_path / "squad")
     assert (restored.head_hidden_size, restored.beam_size) == (16, 5)
     for name, value in reader(inputs).items():

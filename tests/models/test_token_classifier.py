@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf.models.base import build_embeddings, build_encoder
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.token_classifier import IGNORED_LABEL, ElectraTokenClassifier
 from tests.test_case import random_batch, run_config_round_trip, tiny_config
@@ -11,7 +10,7 @@ from tests.test_case import random_batch, run_config_round_trip, tiny_config
 
 def _tagger(num_labels=3, **kwargs):
     config = tiny_config()
-    return config, ElectraTokenClassifier(build_encoder(config, build_embeddings(config)), num_labels, **kwargs)
+    return config, ElectraTokenClassifier(config, num_labels, **kwargs)
 
 
 def _tagging_task(count=64, length=12, seed=0):
@@ -55,15 +54,16 @@ def test_fit_learns_a_tagging_task():
 
 
 def test_save_and_load_and_start_from_a_pretrained_model(tmp_path):
-    config, tagger = _tagger(4)
+    config, tagger = _tagger(4, label_names=["O", "B-X", "I-X", "B-Y"])
     batch = random_batch()
-    tagger.save_pretrained(tmp_path / "ner", config, label_names=["O", "B-X", "I-X", "B-Y"], task="ner")
+    tagger.save_pretrained(tmp_path / "ner")
     restored = ElectraTokenClassifier.from_pretrained(tmp_path / "ner")
     np.testing.assert_array_equal(restored(batch).numpy(), tagger(batch).numpy())
-    with pytest.raises(ValueError, match="tags with 4 labels, not 5"):
+    assert restored.label_names == ["O", "B-X", "I-X", "B-Y"]
+    with pytest.raises(ValueError, match="num_labels=4, not 5"):
         ElectraTokenClassifier.from_pretrained(tmp_path / "ner", num_labels=5)
     with pytest.raises(ValueError, match="3 label names for a head of 4 labels"):
-        tagger.save_pretrained(tmp_path / "bad", config, label_names=["O", "B", "I"])
+        ElectraTokenClassifier(config, 4, label_names=["O", "B", "I"])
     ElectraPretrainer(config).save_pretrained(tmp_path / "pretrained")
     with pytest.raises(ValueError, match="give num_labels"):
         ElectraTokenClassifier.from_pretrained(tmp_path / "pretrained")

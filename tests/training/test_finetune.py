@@ -13,7 +13,8 @@ from electra_tf.data.pretraining import CorpusSource
 from electra_tf.evaluation.glue import glue_metrics
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE
-from electra_tf.training.finetune import GlueJob, run_glue
+from electra_tf.tasks.glue import GlueFinetuning
+from electra_tf.training.finetune import FinetuningJob, run_finetuning
 from electra_tf.training.pretrain import PretrainingJob, run_pretraining
 from tests.test_case import SHARED_DATA
 
@@ -32,23 +33,26 @@ def pretrained(tmp_path_factory):
 
 @pytest.mark.skipif(not (GLUE / "SST-2").is_dir(), reason="needs the shared GLUE data")
 def test_sst2_beats_the_majority_class(pretrained, tmp_path):
-    results = run_glue(GlueJob(task="sst2", model_dir=str(pretrained), output_dir=str(tmp_path), data_dir=str(GLUE),
-                               num_steps=600, max_length=64))
+    results = run_finetuning(GlueFinetuning("sst2", data_dir=GLUE), FinetuningJob(
+        model_dir=str(pretrained), output_dir=str(tmp_path), num_steps=600, max_length=64))
     majority = 100 * 444 / 872  # SST-2 dev: 444 positive of 872
     assert results["median"]["dev"]["accuracy"] > majority + 8
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["median"] == results["median"] and saved["settings"]["learning_rate"] == 3e-4
-    assert ElectraClassifier.from_pretrained(tmp_path / "model").num_labels == 2
+    saved_model = ElectraClassifier.from_pretrained(tmp_path / "model")
+    assert saved_model.num_labels == 2 and saved_model.label_names == ["0", "1"]
+    assert saved_model.preprocessor.sequence_length == 64  # the fine-tuning length is saved with the model
 
 
 @pytest.mark.skipif(not (GLUE / "STS-B").is_dir(), reason="needs the shared GLUE data")
 def test_stsb_regression_correlates(pretrained, tmp_path):
     # A larger LR than the paper's 3e-4: the test's few hundred steps must also move the head to the 0-5 scale.
-    results = run_glue(GlueJob(task="stsb", model_dir=str(pretrained), output_dir=str(tmp_path), data_dir=str(GLUE),
-                               num_steps=720, learning_rate=2e-3, max_length=64))
+    results = run_finetuning(GlueFinetuning("stsb", data_dir=GLUE), FinetuningJob(
+        model_dir=str(pretrained), output_dir=str(tmp_path), num_steps=720, learning_rate=2e-3, max_length=64))
     # 1500 dev pairs: a chance Spearman has a standard error of about 2.6 points; 10 is about 4 of them.
     assert results["median"]["dev"]["spearman"] > 10
     assert results["settings"]["double_unordered"]
+    assert ElectraClassifier.from_pretrained(tmp_path / "model").preprocessor.text_pair
 
 
 def _synthetic_sst2(root: pathlib.Path) -> None:
@@ -66,9 +70,9 @@ def _synthetic_sst2(root: pathlib.Path) -> None:
 
 def test_several_seeds_report_the_median_and_write_leaderboard_predictions(pretrained, tmp_path):
     _synthetic_sst2(tmp_path / "glue")
-    results = run_glue(GlueJob(task="sst2", model_dir=str(pretrained), output_dir=str(tmp_path / "out"),
-                               data_dir=str(tmp_path / "glue"), num_steps=20, batch_size=64, max_length=32,
-                               seeds=(1, 2, 3)))
+    results = run_finetuning(GlueFinetuning("sst2", data_dir=tmp_path / "glue"), FinetuningJob(
+        model_dir=str(pretrained), output_dir=str(tmp_path / "out"), num_steps=20, batch_size=64, max_length=32,
+        seeds=(1, 2, 3)))
     assert results["settings"]["epochs"] == 2  # the best of two epochs is kept
     accuracies = [run["dev"]["dev"]["accuracy"] for run in results["runs"]]
     assert [run["seed"] for run in results["runs"]] == [1, 2, 3]
@@ -76,7 +80,7 @@ def test_several_seeds_report_the_median_and_write_leaderboard_predictions(pretr
     best = max(results["runs"], key=lambda run: run["dev"]["dev"]["score"])
     assert results["saved_model"]["seed"] == best["seed"]
     # The reported dev metrics are those of the saved (best-epoch) weights.
-    saved = ElectraClassifier.from_pretrained(tmp_path / "out" / "model", max_length=32)
+    saved = ElectraClassifier.from_pretrained(tmp_path / "out" / "model")
     dev = read_glue_tsv("sst2", tmp_path / "glue", "dev")
     predictions = saved.predict(tf.constant(dev.texts[0]), verbose=0)
     assert glue_metrics("sst2", predictions, dev.labels) == pytest.approx(best["dev"]["dev"])
@@ -87,6 +91,8 @@ def test_several_seeds_report_the_median_and_write_leaderboard_predictions(pretr
 
 def test_bad_jobs_are_refused(tmp_path):
     with pytest.raises(ValueError, match="Unknown GLUE task 'sst3'"):
-        GlueJob(task="sst3", model_dir="m", output_dir=str(tmp_path), data_dir="d")
+        GlueFinetuning("sst3", data_dir="d")
     with pytest.raises(ValueError, match="data_dir"):
-        GlueJob(task="sst2", model_dir="m", output_dir=str(tmp_path))
+        GlueFinetuning("sst2")
+    with pytest.raises(ValueError, match="at least one seed"):
+        FinetuningJob(model_dir="m", output_dir=str(tmp_path), seeds=())
