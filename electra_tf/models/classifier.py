@@ -36,7 +36,6 @@ class ElectraClassifier(EncoderModel):
     ```python
     import numpy as np
     from electra_tf.config import ElectraConfig
-from electra_tf.inputs import ANY_LENGTH_INPUTS
     config = ElectraConfig.from_preset("tiny", vocab_size=120)
     classifier = ElectraClassifier(config, label_names=["negative", "neutral", "positive"])
     inputs = {"token_ids": np.array([[101, 5, 7, 102]]), "segment_ids": np.zeros((1, 4), "int32"),

@@ -125,10 +125,11 @@ def apply_masks(
 def sample_from_logits(logits: tf.Tensor, *, temperature: float, seed: tf.Tensor) -> tf.Tensor:
     """Samples ids [B, N] from generator logits [B, N, V] with the Gumbel-max trick.
 
-    Runs in float32 whatever the logits' dtype (float16 Gumbel noise underflows) and under
-    `stop_gradient`: the discriminator's loss never reaches the generator. `temperature=0` is argmax.
+    Runs in float32 whatever the logits' dtype (float16 Gumbel noise underflows). The samples are integer
+    argmaxes, through which no gradient flows: the discriminator's loss never reaches the generator, as in
+    the paper. `temperature=0` is argmax.
     """
-    logits = tf.stop_gradient(tf.cast(logits, tf.float32))
+    logits = tf.cast(logits, tf.float32)
     if temperature == 0:
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
     uniform = tf.random.stateless_uniform(tf.shape(logits), seed)
