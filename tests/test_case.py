@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import keras
@@ -79,3 +82,19 @@ def run_model_contracts(model: keras.Model, inputs, tmp_path: pathlib.Path) -> N
         assert type(restored) is type(model), source
         for actual, wanted in zip(_outputs(restored, inputs), expected, strict=True):
             np.testing.assert_allclose(actual, wanted, atol=1e-6, err_msg=source)
+
+
+def serve_in_fresh_process(saved_model: pathlib.Path, inputs: dict[str, list], signature: str = "serving_default") -> dict:
+    """The answer of an exported SavedModel's signature, computed in a new interpreter that imports only
+    tensorflow and tensorflow_text (as TF Serving would load it): a dict of lists (strings decoded)."""
+    script = (
+        "import json, sys\n"
+        "import tensorflow as tf, tensorflow_text\n"
+        f"model = tf.saved_model.load({str(saved_model)!r})\n"
+        f"out = model.signatures[{signature!r}](**{{k: tf.constant(v) for k, v in {inputs!r}.items()}})\n"
+        "assert not any(name.startswith('electra_tf') for name in sys.modules)\n"
+        "print(json.dumps({k: v.numpy().tolist() if v.dtype != tf.string else [x.decode() for x in v.numpy()]"
+        " for k, v in out.items()}))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

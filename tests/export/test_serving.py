@@ -14,7 +14,7 @@ from electra_tf.export.serving import export_model, export_model_directory, next
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
-from tests.test_case import tiny_config
+from tests.test_case import serve_in_fresh_process, tiny_config
 
 LABELS = ["negative", "neutral", "positive"]
 TEXTS = ["a wonderful, moving film", "", "dull " * 400, "café naïve déjà vu", "中文文本测试，很好", "ok"]
@@ -39,24 +39,10 @@ def exported(tmp_path_factory):
     return model_dir, export_model_directory(model_dir, root / "saved_models" / "demo")
 
 
-def _signature_outputs_in_fresh_process(saved_model: pathlib.Path, texts: list[str]) -> dict:
-    script = (
-        "import json, sys\n"
-        "import tensorflow as tf, tensorflow_text\n"
-        f"model = tf.saved_model.load({str(saved_model)!r})\n"
-        f"out = model.signatures['serving_default'](text=tf.constant({texts!r}))\n"
-        "assert not any(name.startswith('electra_tf') for name in sys.modules)\n"
-        "print(json.dumps({k: v.numpy().tolist() if v.dtype != tf.string else [x.decode() for x in v.numpy()]"
-        " for k, v in out.items()}))\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def test_raw_text_signature_matches_keras_in_a_fresh_process(exported):
     model_dir, saved_model = exported
     assert saved_model.name == "1"
-    answer = _signature_outputs_in_fresh_process(saved_model, TEXTS)
+    answer = serve_in_fresh_process(saved_model, {"text": TEXTS})
     classifier = ElectraClassifier.from_pretrained(model_dir)
     assert classifier.preprocessor.sequence_length == 32  # the fine-tuned length travels with the model
     expected = tf.nn.softmax(classifier(TEXTS)).numpy()

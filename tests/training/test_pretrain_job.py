@@ -84,3 +84,12 @@ def test_learns_a_vocabulary_when_none_is_given(tmp_path):
     vocabulary = (tmp_path / "run" / "vocab.txt").read_text().splitlines()
     assert pretrainer.config.vocab_size == len(vocabulary) <= 600
     assert vocabulary[0] == "[PAD]" and vocabulary[100:104] == ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def test_a_mixed_precision_run_trains_in_it_and_gives_the_caller_its_policy_back(tmp_path):
+    import keras
+
+    assert keras.mixed_precision.global_policy().name == "float32"
+    pretrainer = run_pretraining(_job(tmp_path / "bf16", num_steps=2, mixed_precision="mixed_bfloat16"), verbose=0)
+    assert pretrainer.discriminator.encoder.transformer_layers[0].compute_dtype == "bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"
