@@ -172,12 +172,12 @@ def test_trains_under_xla_and_mixed_precision(policy, jit_compile):
         keras.mixed_precision.set_global_policy("float32")
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
-@pytest.mark.parametrize("accumulation, optimizer", [
-    (4, lambda: keras.optimizers.SGD(0.1)),
+@pytest.mark.parametrize("jit_compile, accumulation, optimizer", [
+    (False, 4, lambda: keras.optimizers.SGD(0.1)),
+    (True, 4, lambda: keras.optimizers.SGD(0.1)),
     # Adam is not linear in the gradient: the embedding tables' repeated rows must be summed before
     # the update with accumulation (which sums micro-batches densely) and without it alike.
-    (2, lambda: create_optimizer(1e-2, num_train_steps=10, warmup_steps=0))])
+    (False, 2, lambda: create_optimizer(1e-2, num_train_steps=10, warmup_steps=0))])
 def test_gradient_accumulation_gives_the_whole_batch_update(jit_compile, accumulation, optimizer):
     # Uneven padding on purpose: micro-batches are normalised by the whole batch's token counts.
     config = tiny_config(temperature=0.0)
