@@ -40,7 +40,8 @@ flags.DEFINE_string("init_from", None, "Model directory to continue pre-training
 flags.DEFINE_integer("num_steps", 1_000_000, "Optimizer updates.")
 flags.DEFINE_integer("batch_size", 128, "Global batch size per update (split into --grad_accum_steps micro-batches).")
 flags.DEFINE_float("learning_rate", 5e-4, "Peak learning rate.")
-flags.DEFINE_integer("warmup_steps", 10_000, "Linear warm-up steps.")
+flags.DEFINE_integer("warmup_steps", None, "Linear warm-up steps; default 1% of --num_steps (the paper's 10k of 1M).")
+flags.DEFINE_boolean("force", False, "Resume into an output directory that was started with other settings.")
 flags.DEFINE_float("mask_prob", None, "Share of tokens masked; default: the config's (0.15, 0.25 for large).")
 flags.DEFINE_enum("strategy", "default", STRATEGIES, "tf.distribute strategy.")
 flags.DEFINE_enum("mixed_precision", None, ["mixed_bfloat16", "mixed_float16"], "Mixed-precision policy.")
@@ -115,7 +116,8 @@ def pretrain(argv: list[str]) -> None:
         num_steps=FLAGS.num_steps, batch_size=FLAGS.batch_size, seq_len=FLAGS.seq_len,
         learning_rate=FLAGS.learning_rate, warmup_steps=FLAGS.warmup_steps, lowercase=FLAGS.lowercase,
         strategy=FLAGS.strategy, mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile,
-        grad_accum_steps=FLAGS.grad_accum_steps, checkpoint_every=FLAGS.checkpoint_every, seed=FLAGS.seed))
+        grad_accum_steps=FLAGS.grad_accum_steps, checkpoint_every=FLAGS.checkpoint_every, seed=FLAGS.seed,
+        force=FLAGS.force))
     print(f"Saved the pre-trained model to {os.path.abspath(FLAGS.output_dir)}")
 
 

@@ -54,20 +54,31 @@ def checkpoints(directory: str | pathlib.Path) -> list[pathlib.Path]:
 
 
 def restore_latest(model: keras.Model, directory: str | pathlib.Path) -> int:
-    """Loads the newest checkpoint into a compiled `model`; returns its step (0 when there is none)."""
+    """Loads the newest intact checkpoint into a compiled `model`; returns its step (0 when there is none).
+
+    A newest checkpoint that cannot be read is reported and the one before it is used.
+
+    Raises:
+        ValueError: no checkpoint can be read (corrupt, or not of this model).
+    """
     found = checkpoints(directory)
     if not found:
         return 0
-    path = found[-1]
     model.optimizer.build(model.trainable_variables)  # its variables must exist to receive the saved state
-    try:
-        model.load_weights(path / "model.weights.h5")
-        states = np.load(path / "rng_states.npz")
-    except (OSError, ValueError) as error:
-        raise ValueError(f"Checkpoint {path} is corrupt or does not match this model: {error}") from error
-    for variable, key in zip(_rng_states(model), sorted(states.files, key=lambda k: int(k.split("_")[1]))):
-        variable.assign(states[key])
-    return json.loads((path / STATE_FILE).read_text())["step"]
+    errors = []
+    for path in reversed(found):
+        try:
+            model.load_weights(path / "model.weights.h5")
+            states = np.load(path / "rng_states.npz")
+        except (OSError, ValueError) as error:
+            errors.append(f"{path}: {error}")
+            print(f"Checkpoint {path} is corrupt or does not match this model ({error}); trying an older one.")
+            continue
+        for variable, key in zip(_rng_states(model), sorted(states.files, key=lambda k: int(k.split("_")[1]))):
+            variable.assign(states[key])
+        return json.loads((path / STATE_FILE).read_text())["step"]
+    raise ValueError("No checkpoint could be restored: every one is corrupt or does not match this model: "
+                     + "; ".join(errors))
 
 
 def _rng_states(model: keras.Model) -> list[keras.Variable]:
@@ -136,3 +147,25 @@ class BestOnDev(keras.callbacks.Callback):
     def on_train_end(self, logs: dict | None = None) -> None:
         if self._best_weights is not None:
             self.model.set_weights(self._best_weights)
+
+
+class StopAfterSteps(keras.callbacks.Callback):
+    """Ends training after exactly `steps` batches, inside an epoch if need be (its `on_epoch_end`, e.g. a dev
+    evaluation, still runs), so a run of N steps is N steps whatever the epoch length.
+
+    Args:
+        steps: int. Batches to train in all.
+    """
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.steps = steps
+        self._done = 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._done = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._done += 1
+        if self._done >= self.steps:
+            self.model.stop_training = True

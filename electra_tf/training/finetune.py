@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from electra_tf.models.base import EncoderModel
 from electra_tf.models.directory import read_config
-from electra_tf.training.callbacks import BestOnDev
+from electra_tf.training.callbacks import BestOnDev, StopAfterSteps
 from electra_tf.training.optimization import create_optimizer
 from electra_tf.training.recipes import FinetuningRecipe, finetuning_recipe
 
@@ -94,11 +94,11 @@ def run_finetuning(task: FinetuningTask, job: FinetuningJob) -> dict:
     output_dir = pathlib.Path(job.output_dir)
     train, devs = task.train_data(), task.dev_data()
     steps_per_epoch = math.ceil(len(train) / recipe.batch_size)
-    epochs = recipe.epochs
-    if job.num_steps:
-        steps_per_epoch = min(steps_per_epoch, job.num_steps)
-        epochs = max(1, round(job.num_steps / steps_per_epoch))
-    total_steps = epochs * steps_per_epoch
+    total_steps = recipe.epochs * steps_per_epoch
+    if job.num_steps:  # exactly that many: the last epoch may be cut short (and is still evaluated)
+        total_steps = job.num_steps
+        steps_per_epoch = min(steps_per_epoch, total_steps)
+    epochs = math.ceil(total_steps / steps_per_epoch)
     selecting = next(iter(devs))
     runs, best_score = [], None
     for seed in job.seeds:
@@ -111,11 +111,13 @@ def run_finetuning(task: FinetuningTask, job: FinetuningJob) -> dict:
         evaluation = BestOnDev(lambda m: task.evaluate(m, devs[selecting], recipe.batch_size))
         model.fit(task.dataset(train, model, recipe.batch_size, shuffle=True, seed=seed).repeat(),
                   epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=False, verbose=2,
-                  callbacks=[evaluation, keras.callbacks.TensorBoard(str(output_dir / "logs" / f"seed_{seed}"))])
+                  callbacks=[StopAfterSteps(total_steps), evaluation,
+                             keras.callbacks.TensorBoard(str(output_dir / "logs" / f"seed_{seed}"))])
         # The model now has its best epoch's weights, whose selecting-split metrics are known already.
         dev = {selecting: evaluation.best_metrics, **{name: task.evaluate(model, data, recipe.batch_size)
                                                       for name, data in devs.items() if name != selecting}}
-        runs.append({"seed": seed, "best_epoch": evaluation.best_epoch + 1, "dev": dev})
+        runs.append({"seed": seed, "best_epoch": evaluation.best_epoch + 1, "steps": int(model.optimizer.iterations),
+                     "dev": dev})
         if best_score is None or dev[selecting]["score"] > best_score:
             best_score, best_seed = dev[selecting]["score"], seed
             model.save_pretrained(output_dir / MODEL_DIR)
@@ -125,7 +127,7 @@ def run_finetuning(task: FinetuningTask, job: FinetuningJob) -> dict:
         "median": {split: _median([run["dev"][split] for run in runs]) for split in devs},
         "runs": runs, "saved_model": {"seed": best_seed, "path": str(output_dir / MODEL_DIR)},
         "settings": {**dataclasses.asdict(recipe), "epochs": epochs, "steps_per_epoch": steps_per_epoch,
-                     **task.settings()},
+                     "steps": total_steps, **task.settings()},
         "test_predictions": task.write_predictions(best_model, output_dir, recipe.batch_size),
     }
     output_dir.mkdir(parents=True, exist_ok=True)

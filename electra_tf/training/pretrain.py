@@ -22,9 +22,11 @@ from electra_tf.text.tokenizer import (VOCAB_FILE, WordPieceTokenizer, learn_voc
 from electra_tf.training.callbacks import ResumableCheckpoint, Throughput, restore_latest
 from electra_tf.training.distribute import get_strategy, input_pipeline_of
 from electra_tf.training.optimization import create_optimizer
+from electra_tf.training.recipes import PRETRAINING_WARMUP_PROPORTION
 
 CHECKPOINT_DIR = "checkpoints"
 METADATA_FILE = "training_metadata.json"
+RUN_SETTINGS_FILE = "run_settings.json"  # what a resumed run must share with the one that started the directory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,47 +44,63 @@ class PretrainingJob:
     batch_size: int = 128  # global, per update
     seq_len: int = 128
     learning_rate: float = 5e-4
-    warmup_steps: int = 10_000
+    warmup_steps: int | None = None  # default: the paper's share of the run (1%: 10k of 1M steps)
     lowercase: bool = True
     strategy: str = "default"
     mixed_precision: str | None = None  # "mixed_bfloat16" or "mixed_float16"
     jit_compile: bool = False
     grad_accum_steps: int = 1  # micro-batches per update: batch_size is split, not multiplied
-    checkpoint_every: int = 1000  # steps between checkpoints (and epoch log lines)
+    checkpoint_every: int = 1000  # steps between checkpoints (and epoch log lines), at most
     seed: int = 0
+    force: bool = False  # resume even if the output directory was started with other settings
 
     def __post_init__(self) -> None:
         if self.config is None and not self.init_from:
             raise ValueError("A pre-training job needs a config, or a model directory to continue (init_from).")
 
+    @property
+    def warmup(self) -> int:
+        """The warm-up steps used: as given, else the paper's share of `num_steps`."""
+        if self.warmup_steps is not None:
+            return min(self.warmup_steps, self.num_steps)
+        return round(PRETRAINING_WARMUP_PROPORTION * self.num_steps)
+
+    def run_settings(self) -> dict:
+        """What a resumed run must share with the run that started the output directory (`num_steps` may grow;
+        the device setup, strategy, precision and checkpoint interval may change)."""
+        changeable = {"output_dir", "num_steps", "strategy", "mixed_precision", "jit_compile", "checkpoint_every",
+                      "force"}
+        settings = {key: value for key, value in dataclasses.asdict(self).items() if key not in changeable}
+        return json.loads(json.dumps(settings, default=str))
+
 
 def run_pretraining(job: PretrainingJob, verbose: int | str = "auto") -> ElectraPretrainer:
     """Pre-trains (or resumes) and saves the result to `job.output_dir`; returns the pre-trainer."""
     output_dir = pathlib.Path(job.output_dir)
-    steps_per_epoch = min(job.checkpoint_every, job.num_steps)
-    if job.num_steps % steps_per_epoch:
-        raise ValueError(f"num_steps ({job.num_steps}) must be a multiple of checkpoint_every ({steps_per_epoch}).")
+    _check_run_settings(job, output_dir)
     keras.utils.set_random_seed(job.seed)
     caller_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(job.mixed_precision or "float32")
     try:
-        return _train(job, output_dir, steps_per_epoch, verbose)
+        return _train(job, output_dir, verbose)
     finally:  # the policy only applies to the models this run builds
         keras.mixed_precision.set_global_policy(caller_policy)
 
 
-def _train(job: PretrainingJob, output_dir: pathlib.Path, steps_per_epoch: int,
-           verbose: int | str) -> ElectraPretrainer:
+def _train(job: PretrainingJob, output_dir: pathlib.Path, verbose: int | str) -> ElectraPretrainer:
     tokenizer = _tokenizer(job, output_dir)
     strategy = get_strategy(job.strategy)
     with strategy.scope():
         pretrainer = _initial_model(job, tokenizer)
-        pretrainer.compile(
-            optimizer=create_optimizer(job.learning_rate, job.num_steps, min(job.warmup_steps, job.num_steps)),
-            jit_compile=job.jit_compile)
+        pretrainer.compile(optimizer=create_optimizer(job.learning_rate, job.num_steps, job.warmup),
+                           jit_compile=job.jit_compile)
         step = restore_latest(pretrainer, output_dir / CHECKPOINT_DIR)
     if step:
         print(f"Resumed from step {step} (checkpoint in {output_dir / CHECKPOINT_DIR}).")
+    steps_per_epoch = checkpoint_interval(job.num_steps, job.checkpoint_every, step)
+    if steps_per_epoch != min(job.checkpoint_every, job.num_steps):
+        print(f"Checkpoints every {steps_per_epoch} steps: {job.checkpoint_every} does not divide the run's "
+              f"{job.num_steps} steps{f' from step {step}' if step else ''}.")
     if job.seq_len > pretrainer.config.max_position_embeddings:
         raise ValueError(f"seq_len {job.seq_len} exceeds max_position_embeddings "
                          f"{pretrainer.config.max_position_embeddings}.")
@@ -97,8 +115,34 @@ def _train(job: PretrainingJob, output_dir: pathlib.Path, steps_per_epoch: int,
                    ResumableCheckpoint(output_dir / CHECKPOINT_DIR, steps_per_epoch),
                    keras.callbacks.TensorBoard(str(output_dir / "logs"))])
     pretrainer.save_pretrained(output_dir, tokenizer)
-    _write_metadata(output_dir, job, history.history)
+    _write_metadata(output_dir, job, history.history, checkpoint_every=steps_per_epoch)
     return pretrainer
+
+
+def checkpoint_interval(num_steps: int, checkpoint_every: int, start_step: int = 0) -> int:
+    """The longest interval of at most `checkpoint_every` steps that divides both the run and the step it starts
+    from, so that checkpoints (Keras epochs) line up with both."""
+    interval = min(checkpoint_every, num_steps)
+    while num_steps % interval or start_step % interval:
+        interval -= 1
+    return interval
+
+
+def _check_run_settings(job: PretrainingJob, output_dir: pathlib.Path) -> None:
+    """Records the run's settings in a new output directory; refuses to resume one started with other settings
+    (listing them) unless `job.force`."""
+    path = output_dir / RUN_SETTINGS_FILE
+    settings = job.run_settings()
+    if path.is_file() and not job.force:
+        saved = json.loads(path.read_text())
+        differences = [f"{key}: {saved.get(key)!r} there, {settings.get(key)!r} now"
+                       for key in sorted(set(saved) | set(settings)) if saved.get(key) != settings.get(key)]
+        if differences:
+            raise ValueError(f"{output_dir} holds a run started with other settings ("
+                             + "; ".join(differences) + "). Use another output directory, or force to resume "
+                             "with the new settings.")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2) + "\n")
 
 
 def _tokenizer(job: PretrainingJob, output_dir: pathlib.Path) -> WordPieceTokenizer:
@@ -136,7 +180,10 @@ def _initial_model(job: PretrainingJob, tokenizer: WordPieceTokenizer) -> Electr
     return pretrainer
 
 
-def _write_metadata(output_dir: pathlib.Path, job: PretrainingJob, history: dict[str, list[float]]) -> None:
+def _write_metadata(output_dir: pathlib.Path, job: PretrainingJob, history: dict[str, list[float]],
+                    checkpoint_every: int) -> None:
     settings = {k: v for k, v in dataclasses.asdict(job).items() if k != "config"}
-    metadata = {"job": settings, "final_epoch_metrics": {k: float(v[-1]) for k, v in history.items() if v}}
+    metadata = {"job": settings,
+                "used": {"warmup_steps": job.warmup, "checkpoint_every": checkpoint_every},  # as derived for the run
+                "final_epoch_metrics": {k: float(v[-1]) for k, v in history.items() if v}}
     (output_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str) + "\n")

@@ -21,6 +21,9 @@ class PretrainingRecipe:
     warmup_steps: int = 10_000
 
 
+# Pre-training warm-up when none is given in steps: the paper's 10,000 of 1,000,000 steps.
+PRETRAINING_WARMUP_PROPORTION = 0.01
+
 PRETRAINING = {
     "small": PretrainingRecipe(128, 5e-4, 1_000_000, 128),
     "small++": PretrainingRecipe(128, 5e-4, 1_000_000, 128),

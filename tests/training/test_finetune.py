@@ -89,6 +89,14 @@ def test_several_seeds_report_the_median_and_write_leaderboard_predictions(pretr
     assert {line.split("\t")[1] for line in predictions[1:]} <= {"0", "1"}
 
 
+def test_num_steps_trains_exactly_that_many_steps(pretrained, tmp_path):
+    _synthetic_sst2(tmp_path / "glue")  # 600 examples: 10 batches of 64 an epoch
+    results = run_finetuning(GlueFinetuning("sst2", data_dir=tmp_path / "glue"), FinetuningJob(
+        model_dir=str(pretrained), output_dir=str(tmp_path / "out"), num_steps=13, batch_size=64, max_length=16))
+    assert results["runs"][0]["steps"] == 13 and results["settings"]["epochs"] == 2  # 10 + 3, both evaluated
+    assert results["runs"][0]["best_epoch"] in (1, 2)
+
+
 def test_bad_jobs_are_refused(tmp_path):
     with pytest.raises(ValueError, match="Unknown GLUE task 'sst3'"):
         GlueFinetuning("sst3", data_dir="d")

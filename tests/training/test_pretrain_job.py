@@ -1,5 +1,7 @@
 """The pre-training job: resume after an interruption, continued pre-training, vocabulary handling."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,7 @@ from electra_tf.data.pretraining import CorpusSource
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE, WordPieceTokenizer
 from electra_tf.training import callbacks
-from electra_tf.training.pretrain import PretrainingJob, run_pretraining
+from electra_tf.training.pretrain import PretrainingJob, checkpoint_interval, run_pretraining
 
 
 def _job(output_dir, **overrides):
@@ -93,3 +95,42 @@ def test_a_mixed_precision_run_trains_in_it_and_gives_the_caller_its_policy_back
     pretrainer = run_pretraining(_job(tmp_path / "bf16", num_steps=2, mixed_precision="mixed_bfloat16"), verbose=0)
     assert pretrainer.discriminator.encoder.transformer_layers[0].compute_dtype == "bfloat16"
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_warmup_defaults_to_one_percent_of_the_run_and_the_used_values_are_recorded(tmp_path):
+    assert _job(tmp_path, num_steps=200, warmup_steps=None).warmup == 2  # the paper's 10k of 1M
+    assert _job(tmp_path, num_steps=1_000_000, warmup_steps=None).warmup == 10_000
+    assert _job(tmp_path, num_steps=200, warmup_steps=30).warmup == 30
+    run_pretraining(_job(tmp_path / "run", num_steps=5, warmup_steps=None, checkpoint_every=2), verbose=0)
+    metadata = json.loads((tmp_path / "run" / "training_metadata.json").read_text())
+    assert metadata["used"] == {"warmup_steps": 0, "checkpoint_every": 1}
+    assert [p.name for p in callbacks.checkpoints(tmp_path / "run" / "checkpoints")] == ["step-4", "step-5"]
+
+
+def test_the_checkpoint_interval_divides_the_run_and_its_start():
+    assert checkpoint_interval(1_000_000, 1000) == 1000
+    assert checkpoint_interval(1500, 1000) == 750
+    assert checkpoint_interval(7, 1000) == 7
+    assert checkpoint_interval(3000, 1000, start_step=1500) == 750  # a finished 1500-step run continued
+    assert checkpoint_interval(13, 5) == 1
+
+
+def test_resuming_with_other_settings_is_refused_naming_them(tmp_path, capsys):
+    run_pretraining(_job(tmp_path, num_steps=2), verbose=0)
+    with pytest.raises(ValueError) as refused:
+        run_pretraining(_job(tmp_path, num_steps=4, batch_size=8, learning_rate=2e-3), verbose=0)
+    assert "batch_size: 4 there, 8 now" in str(refused.value) and "learning_rate: 0.001 there, 0.002 now" in str(
+        refused.value)
+    assert "seq_len" not in str(refused.value)
+    run_pretraining(_job(tmp_path, num_steps=4), verbose=0)  # more steps with the same settings continue
+    assert "Resumed from step 2" in capsys.readouterr().out
+    run_pretraining(_job(tmp_path, num_steps=6, batch_size=8, force=True), verbose=0)  # knowingly
+
+
+def test_a_corrupt_newest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys):
+    run_pretraining(_job(tmp_path, num_steps=4), verbose=0)
+    (tmp_path / "checkpoints" / "step-4" / "model.weights.h5").write_bytes(b"not an h5 file")
+    pretrainer = run_pretraining(_job(tmp_path, num_steps=6), verbose=0)
+    out = capsys.readouterr().out
+    assert "step-4 is corrupt" in out and "Resumed from step 2" in out
+    assert int(pretrainer.optimizer.iterations) == 6
