@@ -8,11 +8,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import sys
+from typing import Callable
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported: keep the CLI's output readable
+# Before TensorFlow is imported (the package imports it lazily): no C++ start-up logs (CUDA probing on a CPU
+# machine, oneDNN notices). Errors still raise in Python; TF_CPP_MIN_LOG_LEVEL=0 shows the logs again.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app, flags  # noqa: E402
 
@@ -69,6 +74,7 @@ flags.DEFINE_string("model", None, "SavedModel base path (the newest version is 
 flags.DEFINE_multi_string("text", None, "A text to classify; 'first ||| second' for a text pair. Repeatable.")
 flags.DEFINE_string("input_file", None, "A file of texts: one per line, or two tab-separated columns for pairs.")
 flags.DEFINE_boolean("json", False, "Print JSON lines instead of a table.")
+flags.DEFINE_boolean("debug", False, "Show the full traceback of an error (or set ELECTRA_TF_DEBUG=1).")
 # --- convert ---
 flags.DEFINE_enum("from", None, ["hf", "tf1", "keras-hub"], "Checkpoint kind to convert.")
 flags.DEFINE_string("input", None, "Checkpoint to convert: HF directory, TF1 model.ckpt prefix, keras-hub preset dir.")
@@ -196,18 +202,101 @@ def convert(argv: list[str]) -> None:
     print(f"Converted {FLAGS.input} to a {kind} model directory at {os.path.abspath(FLAGS.output)}")
 
 
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """A subcommand: what runs, what it does in a line, and the flags it reads (shown by its --help)."""
+
+    run: Callable[[list[str]], None]
+    summary: str
+    flags: tuple[str, ...]
+
+
+_CORPUS = ("train_files", "train_records", "tfds_name", "tfds_split", "tfds_text_key", "tfds_data_dir")
 # `electra-tf NAME` or, for fine-tuning, `electra-tf finetune KIND`.
-SUBCOMMANDS = {"pretrain": pretrain, "build-data": build_data, "finetune glue": finetune_glue, "export": export,
-               "predict": predict, "convert": convert}
+COMMANDS = {
+    "pretrain": Command(pretrain, "Pre-train ELECTRA (a generator and a discriminator) on a corpus; rerun to resume.",
+                        ("config", *_CORPUS, "vocab", "learn_vocab_size", "lowercase", "output_dir", "init_from",
+                         "num_steps", "batch_size", "seq_len", "learning_rate", "warmup_steps", "mask_prob",
+                         "strategy", "mixed_precision", "jit_compile", "grad_accum_steps", "checkpoint_every",
+                         "seed", "force")),
+    "build-data": Command(build_data, "Tokenize a corpus once into TFRecord shards for pre-training.",
+                          (*_CORPUS, "vocab", "lowercase", "output_dir", "seq_len", "num_shards", "seed")),
+    "finetune glue": Command(finetune_glue, "Fine-tune a model directory on a GLUE task with the paper's recipe.",
+                             ("task", "model_dir", "data_dir", "tfds", "tfds_data_dir", "output_dir", "num_epochs",
+                              "num_steps", "learning_rate", "layerwise_lr_decay", "batch_size", "max_length",
+                              "weight_decay", "seeds")),
+    "export": Command(export, "Export a fine-tuned model directory as a versioned SavedModel for TF Serving.",
+                      ("model_dir", "export_dir", "version")),
+    "predict": Command(predict, "Answer texts with an exported SavedModel.", ("model", "text", "input_file", "json")),
+    "convert": Command(convert, "Convert a Hugging Face, TF1 or keras-hub checkpoint into a model directory.",
+                       ("from", "input", "output", "config", "vocab", "generator", "task", "tagging", "lowercase")),
+}
+HELP_FLAGS = ("--help", "-h", "--helpshort")
+# Errors a user can fix from the message alone: shown as one line (exit 1) unless --debug or ELECTRA_TF_DEBUG=1.
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, app.UsageError)
+
+
+def command_help(name: str) -> str:
+    """`electra-tf NAME --help`: what the command does and each of its flags with its default."""
+    command = COMMANDS[name]
+    lines = [f"usage: electra-tf {name} [--flag value ...]", "", command.summary, "", "flags:"]
+    for flag_name in (*command.flags, "debug"):
+        flag = FLAGS[flag_name]
+        default = "" if flag.default is None else f" (default: {flag.default_as_str or flag.default})"
+        lines.append(f"  --{flag_name}: {flag.help}{default}")
+    return "\n".join(lines)
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    return "\n".join(["usage: electra-tf COMMAND [--flag value ...]   (electra-tf COMMAND --help: its flags)", "",
+                      "commands:", *(f"  {name.ljust(width)}  {command.summary}" for name, command in COMMANDS.items())])
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Sends file descriptor 2 to /dev/null: TensorFlow's C++ start-up lines (oneDNN notices, CUDA probing on a
+    CPU machine) are written while it loads, before TF_CPP_MIN_LOG_LEVEL applies."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _run_reporting_user_errors(name: str) -> Callable[[list[str]], None]:
+    def run(argv: list[str]) -> None:
+        debug = FLAGS.debug or os.environ.get("ELECTRA_TF_DEBUG") == "1"
+        if not debug:
+            with _native_stderr_silenced():
+                import tensorflow  # noqa: F401
+                import tensorflow_text  # noqa: F401
+        try:
+            COMMANDS[name].run(argv)
+        except USER_ERRORS as error:
+            if debug:
+                raise
+            print(f"electra-tf {name}: error: {error}", file=sys.stderr)
+            sys.exit(1)
+    return run
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     words = 2 if len(argv) > 1 and argv[1] == "finetune" else 1
     name = " ".join(argv[1:1 + words])
-    if name not in SUBCOMMANDS:
-        sys.exit(f"usage: electra-tf {{{' | '.join(SUBCOMMANDS)}}} [--flags]; see electra-tf SUBCOMMAND --help")
-    app.run(SUBCOMMANDS[name], argv=[f"{argv[0]} {name}", *argv[1 + words:]])
+    if name not in COMMANDS:
+        print(_usage(), file=sys.stdout if set(argv[1:]) & set(HELP_FLAGS) else sys.stderr)
+        sys.exit(0 if set(argv[1:]) & set(HELP_FLAGS) else 2)
+    arguments = argv[1 + words:]
+    if set(arguments) & set(HELP_FLAGS):
+        print(command_help(name))
+        return
+    app.run(_run_reporting_user_errors(name), argv=[f"{argv[0]} {name}", *arguments])
 
 
 if __name__ == "__main__":

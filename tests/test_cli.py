@@ -24,9 +24,11 @@ def _run(*args, cwd=REPO):
 
 def test_pretrain_command_writes_a_loadable_model_directory(tmp_path):
     output = tmp_path / "model"
-    _run("-m", "electra_tf.cli", "pretrain", "--config", "tiny", "--train_files", str(SAMPLE_CORPUS_FILE),
-         "--vocab", str(SAMPLE_VOCAB_FILE), "--output_dir", str(output), "--num_steps", "6", "--batch_size", "4",
-         "--seq_len", "32", "--warmup_steps", "2", "--checkpoint_every", "3", "--mask_prob", "0.2")
+    stdout = _run("-m", "electra_tf.cli", "pretrain", "--config", "tiny", "--train_files", str(SAMPLE_CORPUS_FILE),
+                  "--vocab", str(SAMPLE_VOCAB_FILE), "--output_dir", str(output), "--num_steps", "6", "--batch_size",
+                  "4", "--seq_len", "32", "--warmup_steps", "2", "--checkpoint_every", "3", "--mask_prob", "0.2")
+    # stdout is not a terminal: one log line per checkpoint interval (2 of 3 steps), no progress bar.
+    assert len([line for line in stdout.splitlines() if " - loss: " in line]) == 2 and "\r" not in stdout
     config = json.loads((output / "config.json").read_text())
     assert config["vocab_size"] == 8000 and config["mask_prob"] == 0.2 and config["hidden_size"] == 64
     assert (output / "vocab.txt").read_text() == SAMPLE_VOCAB_FILE.read_text()
@@ -48,10 +50,39 @@ def test_build_data_then_pretrain_from_the_shards(tmp_path):
     assert "Saved the pre-trained model" in stdout and (tmp_path / "model" / "model.weights.h5").is_file()
 
 
+def _cli(*args):
+    # The environment of a new user: no TF_CPP_MIN_LOG_LEVEL, no debug switch.
+    env = {key: value for key, value in os.environ.items() if key not in ("TF_CPP_MIN_LOG_LEVEL", "ELECTRA_TF_DEBUG")}
+    return subprocess.run([sys.executable, "-m", "electra_tf.cli", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
 def test_pretrain_command_names_a_missing_flag():
-    result = subprocess.run([sys.executable, "-m", "electra_tf.cli", "pretrain", "--config", "tiny"], cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode != 0 and "--output_dir is required" in result.stdout + result.stderr
+    result = _cli("pretrain", "--config", "tiny")
+    assert result.returncode == 1 and "--output_dir is required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_each_command_help_lists_its_own_flags_with_defaults():
+    pretrain = _cli("pretrain", "--help")
+    assert pretrain.returncode == 0
+    assert "--num_steps: Optimizer updates. (default: '1000000')" in pretrain.stdout
+    assert "--warmup_steps: Linear warm-up steps; default 1% of --num_steps" in pretrain.stdout
+    assert "--export_dir" not in pretrain.stdout and "--seeds" not in pretrain.stdout  # other commands' flags
+    export = _cli("export", "--help")
+    assert "--model_dir" in export.stdout and "--export_dir" in export.stdout and "--num_steps" not in export.stdout
+    listing = _cli("--help")
+    assert listing.returncode == 0 and all(name in listing.stdout for name in ("pretrain", "finetune glue", "convert"))
+
+
+def test_a_user_error_prints_one_line_and_exits_1_without_traceback_or_tensorflow_noise(tmp_path):
+    result = _cli("export", "--model_dir", str(tmp_path / "missing"), "--export_dir", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"electra-tf export: error: {tmp_path / 'missing'} is not a model directory: it " \
+                                    "has no config.json."
+    assert not (tmp_path / "out").exists()
+    debug = _cli("export", "--model_dir", str(tmp_path / "missing"), "--export_dir", str(tmp_path / "out"), "--debug")
+    assert debug.returncode == 1 and "Traceback" in debug.stderr  # --debug shows where it came from
 
 
 def test_quick_start_prints_replaced_token_probabilities(tmp_path):

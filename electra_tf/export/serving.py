@@ -175,6 +175,7 @@ def export_model(model: keras.Model, export_dir: str | os.PathLike, version: int
     target = pathlib.Path(export_dir) / str(version)
     if target.exists():
         raise ValueError(f"{target} already exists: choose another version (nothing is overwritten).")
+    created = [path for path in (target.parent, *target.parent.parents) if not path.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(dir=target.parent))
     try:
@@ -186,6 +187,8 @@ def export_model(model: keras.Model, export_dir: str | os.PathLike, version: int
         staging.rename(target)  # only a complete export appears under its version
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        for path in created:  # the folders this export made, innermost first: a failed export leaves nothing
+            path.rmdir()
         raise
     return target
 

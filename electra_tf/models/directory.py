@@ -62,7 +62,11 @@ def load_weights(model: keras.Model, directory: str | os.PathLike) -> None:
     path = pathlib.Path(directory) / WEIGHTS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{directory} has no {WEIGHTS_FILE}.")
-    model.load_weights(path)
+    try:
+        model.load_weights(path)
+    except (OSError, ValueError) as error:  # h5py's message names neither the file nor the model directory
+        raise ValueError(f"The weights of the model directory {directory} ({path}) are truncated, corrupt or not "
+                         f"this model's: {error}") from error
 
 
 def check_vocabulary(tokenizer: WordPieceTokenizer, config: ElectraConfig, where: str) -> None:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import pathlib
+import sys
 import time
 
 import keras
 import numpy as np
 
 STATE_FILE = "state.json"
+
+
+def progress_verbosity() -> int:
+    """Keras's `verbose`: the progress bar on a terminal; one line per epoch otherwise, so that a redirected
+    log of a long run stays readable."""
+    return 1 if sys.stdout.isatty() else 2
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):

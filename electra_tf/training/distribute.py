@@ -1,8 +1,10 @@
-"""`tf.distribute` strategies by name, for the command line."""
+"""`tf.distribute` strategies by name, for the command line.
+
+TensorFlow is imported inside the functions: the command line lists `STRATEGIES` (and answers --help) before
+TensorFlow starts.
+"""
 
 from __future__ import annotations
-
-import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
@@ -13,6 +15,8 @@ def get_strategy(name: str = "default", tpu_address: str | None = None) -> tf.di
     `multi_worker` reads the cluster from the `TF_CONFIG` environment variable; `tpu` connects to
     `tpu_address` (or the local TPU when None).
     """
+    import tensorflow as tf
+
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -29,6 +33,8 @@ def get_strategy(name: str = "default", tpu_address: str | None = None) -> tf.di
 
 def input_pipeline_of(strategy: tf.distribute.Strategy) -> tuple[int, int]:
     """(number of input pipelines, this host's index): one pipeline per host in multi-worker training."""
+    import tensorflow as tf
+
     resolver = getattr(strategy, "cluster_resolver", None)
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
         return 1, 0

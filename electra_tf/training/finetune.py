@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from electra_tf.models.base import EncoderModel
 from electra_tf.models.directory import read_config
-from electra_tf.training.callbacks import BestOnDev, StopAfterSteps
+from electra_tf.training.callbacks import BestOnDev, StopAfterSteps, progress_verbosity
 from electra_tf.training.optimization import create_optimizer
 from electra_tf.training.recipes import FinetuningRecipe, finetuning_recipe
 
@@ -110,7 +110,7 @@ def run_finetuning(task: FinetuningTask, job: FinetuningJob) -> dict:
             num_layers=model.config.num_hidden_layers))
         evaluation = BestOnDev(lambda m: task.evaluate(m, devs[selecting], recipe.batch_size))
         model.fit(task.dataset(train, model, recipe.batch_size, shuffle=True, seed=seed).repeat(),
-                  epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=False, verbose=2,
+                  epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=False, verbose=progress_verbosity(),
                   callbacks=[StopAfterSteps(total_steps), evaluation,
                              keras.callbacks.TensorBoard(str(output_dir / "logs" / f"seed_{seed}"))])
         # The model now has its best epoch's weights, whose selecting-split metrics are known already.

@@ -19,7 +19,7 @@ from electra_tf.models.directory import load_weights, read_config
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text.tokenizer import (VOCAB_FILE, WordPieceTokenizer, learn_vocabulary, load_tokenizer,
                                        special_token_ids, write_vocabulary)
-from electra_tf.training.callbacks import ResumableCheckpoint, Throughput, restore_latest
+from electra_tf.training.callbacks import ResumableCheckpoint, Throughput, progress_verbosity, restore_latest
 from electra_tf.training.distribute import get_strategy, input_pipeline_of
 from electra_tf.training.optimization import create_optimizer
 from electra_tf.training.recipes import PRETRAINING_WARMUP_PROPORTION
@@ -74,8 +74,12 @@ class PretrainingJob:
         return json.loads(json.dumps(settings, default=str))
 
 
-def run_pretraining(job: PretrainingJob, verbose: int | str = "auto") -> ElectraPretrainer:
-    """Pre-trains (or resumes) and saves the result to `job.output_dir`; returns the pre-trainer."""
+def run_pretraining(job: PretrainingJob, verbose: int | None = None) -> ElectraPretrainer:
+    """Pre-trains (or resumes) and saves the result to `job.output_dir`; returns the pre-trainer.
+
+    `verbose` is Keras's; by default the progress bar on a terminal, else a line per checkpoint interval.
+    """
+    verbose = progress_verbosity() if verbose is None else verbose
     output_dir = pathlib.Path(job.output_dir)
     _check_run_settings(job, output_dir)
     keras.utils.set_random_seed(job.seed)
@@ -87,7 +91,7 @@ def run_pretraining(job: PretrainingJob, verbose: int | str = "auto") -> Electra
         keras.mixed_precision.set_global_policy(caller_policy)
 
 
-def _train(job: PretrainingJob, output_dir: pathlib.Path, verbose: int | str) -> ElectraPretrainer:
+def _train(job: PretrainingJob, output_dir: pathlib.Path, verbose: int) -> ElectraPretrainer:
     tokenizer = _tokenizer(job, output_dir)
     strategy = get_strategy(job.strategy)
     with strategy.scope():
@@ -97,6 +101,8 @@ def _train(job: PretrainingJob, output_dir: pathlib.Path, verbose: int | str) ->
         step = restore_latest(pretrainer, output_dir / CHECKPOINT_DIR)
     if step:
         print(f"Resumed from step {step} (checkpoint in {output_dir / CHECKPOINT_DIR}).")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / RUN_SETTINGS_FILE).write_text(json.dumps(job.run_settings(), indent=2) + "\n")
     steps_per_epoch = checkpoint_interval(job.num_steps, job.checkpoint_every, step)
     if steps_per_epoch != min(job.checkpoint_every, job.num_steps):
         print(f"Checkpoints every {steps_per_epoch} steps: {job.checkpoint_every} does not divide the run's "
@@ -129,20 +135,16 @@ def checkpoint_interval(num_steps: int, checkpoint_every: int, start_step: int =
 
 
 def _check_run_settings(job: PretrainingJob, output_dir: pathlib.Path) -> None:
-    """Records the run's settings in a new output directory; refuses to resume one started with other settings
-    (listing them) unless `job.force`."""
+    """Refuses to resume an output directory started with other settings (listing them) unless `job.force`."""
     path = output_dir / RUN_SETTINGS_FILE
-    settings = job.run_settings()
-    if path.is_file() and not job.force:
-        saved = json.loads(path.read_text())
-        differences = [f"{key}: {saved.get(key)!r} there, {settings.get(key)!r} now"
-                       for key in sorted(set(saved) | set(settings)) if saved.get(key) != settings.get(key)]
-        if differences:
-            raise ValueError(f"{output_dir} holds a run started with other settings ("
-                             + "; ".join(differences) + "). Use another output directory, or force to resume "
-                             "with the new settings.")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings, indent=2) + "\n")
+    if not path.is_file() or job.force:
+        return
+    saved, settings = json.loads(path.read_text()), job.run_settings()
+    differences = [f"{key}: {saved.get(key)!r} there, {settings.get(key)!r} now"
+                   for key in sorted(set(saved) | set(settings)) if saved.get(key) != settings.get(key)]
+    if differences:
+        raise ValueError(f"{output_dir} holds a run started with other settings (" + "; ".join(differences)
+                         + "). Use another output directory, or force to resume with the new settings.")
 
 
 def _tokenizer(job: PretrainingJob, output_dir: pathlib.Path) -> WordPieceTokenizer:
@@ -160,9 +162,12 @@ def _tokenizer(job: PretrainingJob, output_dir: pathlib.Path) -> WordPieceTokeni
     learned = output_dir / VOCAB_FILE
     if not learned.is_file():  # learned once; a resumed run reuses it
         print(f"Learning a {job.learn_vocab_size}-token vocabulary from the corpus ...")
-        output_dir.mkdir(parents=True, exist_ok=True)
         lines = (line for document in corpus_documents(job.source) for line in document)
-        write_vocabulary(learn_vocabulary(lines, job.learn_vocab_size, lowercase=job.lowercase), learned)
+        vocabulary = learn_vocabulary(lines, job.learn_vocab_size, lowercase=job.lowercase)
+        write_vocabulary(vocabulary, learned)
+        if len(vocabulary) != job.learn_vocab_size:
+            print(f"Learned {len(vocabulary)} tokens, not {job.learn_vocab_size}: the corpus has too few word pieces "
+                  "seen at least twice for more (a larger corpus gives more).")
     return WordPieceTokenizer(learned, lowercase=job.lowercase)
 
 

@@ -116,3 +116,13 @@ def test_every_model_kind_passes_the_model_contracts(tmp_path, index):
     run_model_contracts(model, batch, tmp_path)
     if model.TASK_TYPE == "classification":  # raw text too, through the saved preprocessor
         run_model_contracts(model, (["the queen said", ""], ["a rabbit", "ran"]), tmp_path / "text")
+
+
+def test_a_truncated_weights_file_is_named_with_its_model_directory(tmp_path):
+    from electra_tf.models.classifier import ElectraClassifier
+
+    ElectraClassifier(tiny_config(), label_names=["a", "b"]).save_pretrained(tmp_path / "tuned")
+    weights = tmp_path / "tuned" / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=f"model directory {tmp_path / 'tuned'} .*model.weights.h5.* truncated"):
+        ElectraClassifier.from_pretrained(tmp_path / "tuned")

@@ -78,13 +78,22 @@ def test_a_corrupt_checkpoint_is_reported(tmp_path):
         run_pretraining(_job(tmp_path, num_steps=4), verbose=0)
 
 
-def test_learns_a_vocabulary_when_none_is_given(tmp_path):
+def test_a_failed_vocabulary_learning_leaves_no_output_directory(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(ValueError):
+        run_pretraining(_job(tmp_path / "run", source=CorpusSource(text_files=str(tmp_path / "empty.txt")), vocab=None,
+                             learn_vocab_size=600, num_steps=2), verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
+def test_learns_a_vocabulary_when_none_is_given(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(SAMPLE_CORPUS_FILE.read_text().splitlines()[:400]) + "\n")
     pretrainer = run_pretraining(_job(tmp_path / "run", source=CorpusSource(text_files=str(corpus)), vocab=None,
-                                      learn_vocab_size=600, num_steps=2), verbose=0)
+                                      learn_vocab_size=2000, num_steps=2), verbose=0)
     vocabulary = (tmp_path / "run" / "vocab.txt").read_text().splitlines()
-    assert pretrainer.config.vocab_size == len(vocabulary) <= 600
+    assert pretrainer.config.vocab_size == len(vocabulary) < 2000  # 400 lines have too few pieces for 2000
+    assert f"Learned {len(vocabulary)} tokens, not 2000" in capsys.readouterr().out
     assert vocabulary[0] == "[PAD]" and vocabulary[100:104] == ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
