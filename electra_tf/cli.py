@@ -8,21 +8,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import sys
 from typing import Callable
 
-# Before TensorFlow is imported (the package imports it lazily): no C++ start-up logs (CUDA probing on a CPU
-# machine, oneDNN notices). Errors still raise in Python; TF_CPP_MIN_LOG_LEVEL=0 shows the logs again.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
-
-from electra_tf.config import PRESETS, ElectraConfig  # noqa: E402
-from electra_tf.training.distribute import STRATEGIES  # noqa: E402
+from electra_tf.config import PRESETS, ElectraConfig
+from electra_tf.console import import_tensorflow_quietly
+from electra_tf.training.distribute import STRATEGIES
 
 FLAGS = flags.FLAGS
 
@@ -253,28 +249,10 @@ def _usage() -> str:
                       "commands:", *(f"  {name.ljust(width)}  {command.summary}" for name, command in COMMANDS.items())])
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Sends file descriptor 2 to /dev/null: TensorFlow's C++ start-up lines (oneDNN notices, CUDA probing on a
-    CPU machine) are written while it loads, before TF_CPP_MIN_LOG_LEVEL applies."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _run_reporting_user_errors(name: str) -> Callable[[list[str]], None]:
     def run(argv: list[str]) -> None:
         debug = FLAGS.debug or os.environ.get("ELECTRA_TF_DEBUG") == "1"
-        if not debug:
-            with _native_stderr_silenced():
-                import tensorflow  # noqa: F401
-                import tensorflow_text  # noqa: F401
+        import_tensorflow_quietly(show=debug)
         try:
             COMMANDS[name].run(argv)
         except USER_ERRORS as error:

@@ -1,18 +1,24 @@
-"""Quick start: pre-train a tiny ELECTRA on the bundled corpus, then watch it detect replaced tokens.
+"""Quick start: from the bundled text to a served model, in about 6 minutes on 2 CPU cores.
 
     python recipes/quickstart.py [--num_steps 1500] [--output_dir runs/quickstart]
 
-On a 2-core CPU this takes about 5 minutes. It prints the training log; then, on sentences the model has not
-seen, the generator replaces about 15% of the tokens (as in training) and the discriminator gives each token
-its probability of having been replaced. Replaced tokens are marked with *, and the discriminator's ROC AUC
-over all tokens of the held-out sentences sums up how well it separates them (0.5 is chance).
+1. Pre-trains a tiny ELECTRA on the bundled public-domain corpus and shows it at work on sentences it has not
+   seen: the generator replaces about 15% of the tokens, the discriminator gives each token its probability of
+   having been replaced (replaced tokens marked *), and the ROC AUC over the held-out tokens sums it up.
+2. Fine-tunes a classifier on a bundled labelled task: which source a passage comes from (Alice in Wonderland,
+   Persuasion, Father Brown or an inaugural address), and reports its dev accuracy next to the majority class.
+3. Exports it as a versioned SavedModel for TF Serving, and
+4. answers raw-text requests through the SavedModel alone.
 """
 
 from __future__ import annotations
 
-import os
+from electra_tf.console import import_tensorflow_quietly
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import_tensorflow_quietly()  # before anything imports TensorFlow
+
+import pathlib  # noqa: E402
+import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 import numpy as np  # noqa: E402
@@ -20,11 +26,19 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from electra_tf.config import ElectraConfig  # noqa: E402
+from electra_tf.data.passages import PASSAGE_SOURCES  # noqa: E402
 from electra_tf.data.pretraining import CorpusSource  # noqa: E402
+from electra_tf.export.serving import export_model_directory  # noqa: E402
 from electra_tf.models.pretrainer import ElectraPretrainer  # noqa: E402
+from electra_tf.tasks.passage_source import PassageSourceFinetuning  # noqa: E402
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE  # noqa: E402
 from electra_tf.text.tokenizer import WordPieceTokenizer, load_tokenizer  # noqa: E402
+from electra_tf.training.finetune import FinetuningJob, run_finetuning  # noqa: E402
 from electra_tf.training.pretrain import PretrainingJob, run_pretraining  # noqa: E402
+
+# A tiny model learns the four sources in a few hundred steps at a larger rate than the paper's Small one.
+FINETUNING_EPOCHS = 5
+FINETUNING_LEARNING_RATE = 1e-3
 
 # Held out: not in the bundled corpus.
 SENTENCES = [
@@ -36,8 +50,16 @@ SENTENCES = [
     "the ship sailed from the harbour at dawn with all her men on board .",
 ]
 
-flags.DEFINE_integer("num_steps", 1500, "Training steps.")
-flags.DEFINE_string("output_dir", "runs/quickstart", "Where the model directory is written.")
+# Written for this quick start (not in the corpus): one in the manner of each source.
+REQUESTS = [
+    "the white rabbit hurried past alice, muttering that the duchess would be very cross indeed .",
+    "anne could not help feeling that captain wentworth's manner towards her was colder than it had been .",
+    "father brown blinked at the broken lamp and said quietly that the murderer had never left the room .",
+    "fellow citizens , we meet today to renew the promise of liberty that our union has kept for generations .",
+]
+
+flags.DEFINE_integer("num_steps", 1500, "Pre-training steps.")
+flags.DEFINE_string("output_dir", "runs/quickstart", "Where the pre-trained and fine-tuned models and the SavedModel go.")
 FLAGS = flags.FLAGS
 
 
@@ -62,14 +84,14 @@ def replaced_token_detection(pretrainer: ElectraPretrainer, tokenizer: WordPiece
              for i in range(1, len(pieces) + 1)] for row, pieces in enumerate(ids)]
 
 
-def main(argv: list[str]) -> None:
-    del argv
+def pretrain(output_dir: pathlib.Path) -> ElectraPretrainer:
+    start = time.perf_counter()
     pretrainer = run_pretraining(PretrainingJob(
-        source=CorpusSource(text_files=str(SAMPLE_CORPUS_FILE)), output_dir=FLAGS.output_dir,
+        source=CorpusSource(text_files=str(SAMPLE_CORPUS_FILE)), output_dir=str(output_dir),
         config=ElectraConfig.from_preset("tiny"), vocab=str(SAMPLE_VOCAB_FILE), num_steps=FLAGS.num_steps,
         batch_size=32, seq_len=128, learning_rate=2e-4, warmup_steps=FLAGS.num_steps // 10,
         checkpoint_every=max(1, FLAGS.num_steps // 10)), verbose=2)
-    tokenizer = load_tokenizer(FLAGS.output_dir)
+    tokenizer = load_tokenizer(output_dir)
     print("\nHeld-out sentences after the generator's replacements (* = replaced), with P(replaced):")
     labels, scores = [], []
     for seed in range(5):  # five different corruptions of each sentence for the AUC
@@ -78,8 +100,46 @@ def main(argv: list[str]) -> None:
             scores += [p for _, _, p in tokens]
             if seed == 0:
                 print("  " + " ".join(f"{'*' if replaced else ''}{token}({p:.2f})" for token, replaced, p in tokens))
-    print(f"\nDiscriminator ROC AUC on held-out tokens: {roc_auc_score(labels, scores):.3f} "
-          f"({sum(labels)} replaced of {len(labels)})")
+    print(f"\n[1/4] Pre-trained a tiny ELECTRA for {FLAGS.num_steps} steps in {time.perf_counter() - start:.0f} s: "
+          f"discriminator ROC AUC on held-out tokens {roc_auc_score(labels, scores):.3f} ({sum(labels)} replaced of "
+          f"{len(labels)}); model directory {output_dir}")
+    return pretrainer
+
+
+def finetune(pretrained: pathlib.Path, output_dir: pathlib.Path) -> pathlib.Path:
+    start = time.perf_counter()
+    task = PassageSourceFinetuning()
+    results = run_finetuning(task, FinetuningJob(model_dir=str(pretrained), output_dir=str(output_dir),
+                                                 num_epochs=FINETUNING_EPOCHS, learning_rate=FINETUNING_LEARNING_RATE,
+                                                 max_length=64))
+    accuracy = results["median"]["dev"]["accuracy"]
+    print(f"[2/4] Fine-tuned a classifier of passage sources ({', '.join(PASSAGE_SOURCES)}) on {len(task.train)} "
+          f"passages in {time.perf_counter() - start:.0f} s: dev accuracy {accuracy:.1f}% (majority class "
+          f"{task.majority_accuracy():.1f}%); model directory {output_dir / 'model'}")
+    return output_dir / "model"
+
+
+def export(model_dir: pathlib.Path, export_dir: pathlib.Path) -> pathlib.Path:
+    saved_model = export_model_directory(model_dir, export_dir)
+    print(f"[3/4] Exported a SavedModel for TF Serving (raw text in, labels out): {saved_model}")
+    return saved_model
+
+
+def serve(saved_model: pathlib.Path) -> None:
+    # The SavedModel alone: what TF Serving or `electra-tf predict --model` loads.
+    answers = tf.saved_model.load(str(saved_model)).signatures["serving_default"](text=tf.constant(REQUESTS))
+    print(f"[4/4] Answers from the SavedModel:")
+    for text, label, probabilities in zip(REQUESTS, answers["labels"].numpy(), answers["probabilities"].numpy()):
+        print(f"  {label.decode():<13} {probabilities.max():.2f}  {text}")
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    import_tensorflow_quietly()  # again after absl parsed the flags: its verbosity flag resets the log level
+    output_dir = pathlib.Path(FLAGS.output_dir)
+    pretrain(output_dir / "pretrained")
+    model_dir = finetune(output_dir / "pretrained", output_dir / "classifier")
+    serve(export(model_dir, output_dir / "saved_model"))
 
 
 if __name__ == "__main__":
