@@ -335,7 +335,29 @@ def _text_file_examples(path: tf.Tensor, tokenizer: WordPieceTokenizer, max_leng
     return tf.data.Dataset.from_generator(generate, args=(path,), output_signature=_example_signature(max_length))
 
 
+# A text file whose first bytes are more than this share non-text (undecodable or control characters) is not
+# a corpus (a binary file, random bytes, a wrong encoding): pre-training on it would learn nothing.
+MAX_NON_TEXT_SHARE = 0.1
+_SNIFFED_BYTES = 1 << 16
+
+
+def non_text_share(path: str | os.PathLike) -> float:
+    """The share of the first 64 KiB of a file that is not text: bytes that are not UTF-8, and control
+    characters other than whitespace."""
+    with open(path, "rb") as f:
+        head = f.read(_SNIFFED_BYTES)
+    text = head.decode("utf-8", errors="replace")
+    bad = sum(1 for char in text if char == "\ufffd" or (char < " " and char not in "\t\n\r\f\v"))
+    return bad / max(len(text), 1)
+
+
 def _check_has_text(files: Sequence[str]) -> None:
+    """Refuses files that are mostly not text (naming them and their share) and a corpus with no text at all."""
+    for path in files:
+        share = non_text_share(path)
+        if share > MAX_NON_TEXT_SHARE:
+            raise ValueError(f"{path} is not a text corpus: {share:.0%} of its first {_SNIFFED_BYTES // 1024} KiB "
+                             "are not UTF-8 text (a binary file or another encoding?).")
     for path in files:
         if any(True for _ in text_file_documents(path)):
             return

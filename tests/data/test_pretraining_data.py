@@ -137,6 +137,13 @@ def test_bad_corpora_are_reported(tmp_path, tokenizer):
     with pytest.raises(ValueError, match="no text"):
         pretraining_dataset(CorpusSource(text_files=str(tmp_path / "empty.txt")), tokenizer, max_length=32,
                             batch_size=2)
+    (tmp_path / "random.bin").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(ValueError, match=r"random.bin is not a text corpus: \d\d% of its first 64 KiB"):
+        pretraining_dataset(CorpusSource(text_files=str(tmp_path / "random.bin")), tokenizer, max_length=32,
+                            batch_size=2)
+    accented = tmp_path / "accented.txt"  # UTF-8 text with accents and CJK is text
+    accented.write_text("café naïve déjà vu, 中文文本。\n" * 50, encoding="utf-8")
+    next(iter(pretraining_dataset(CorpusSource(text_files=str(accented)), tokenizer, max_length=32, batch_size=2)))
     with pytest.raises(ValueError, match="Unknown TFDS dataset 'no_such_corpus'"):
         pretraining_dataset(CorpusSource(tfds_name="no_such_corpus"), tokenizer, max_length=32, batch_size=2)
     with pytest.raises(ValueError, match="exactly one corpus source"):
