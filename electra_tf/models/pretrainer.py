@@ -135,6 +135,7 @@ class ElectraPretrainer(PretrainedModel):
         self.rtd_recall = keras.metrics.Recall(name="rtd_recall")
         self.rtd_auc = keras.metrics.AUC(name="rtd_auc")
         self.replaced_fraction = mean(name="replaced_fraction")
+        self.real_tokens = keras.metrics.Sum(name="real_tokens")  # padding excluded, for throughput
         # The towers are built at once (sequence length is free): weights exist for loading, counting and
         # checkpoints before the first batch, as for a keras-hub functional backbone.
         self.build(ANY_LENGTH_INPUTS)
@@ -148,7 +149,7 @@ class ElectraPretrainer(PretrainedModel):
     def metrics(self) -> list[keras.metrics.Metric]:
         return [self.loss_tracker, self.mlm_loss_tracker, self.mlm_accuracy, self.sampled_mlm_accuracy,
                 self.rtd_loss_tracker, self.rtd_accuracy, self.rtd_precision, self.rtd_recall,
-                self.rtd_auc, self.replaced_fraction]
+                self.rtd_auc, self.replaced_fraction, self.real_tokens]
 
     def build(self, inputs_shape):
         self.built = True  # the towers build themselves
@@ -251,6 +252,7 @@ class ElectraPretrainer(PretrainedModel):
             loss_share += micro_share
             self._update_token_metrics(output, mlm_losses, rtd_losses)
         self.optimizer.apply(gradients, self.trainable_variables)
+        self.real_tokens.update_state(tf.reduce_sum(tf.cast(batch.inputs["padding_mask"], tf.float32)))
         return self._update_loss_metric(loss_share)
 
     def test_step(self, data):

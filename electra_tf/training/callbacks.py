@@ -93,33 +93,38 @@ def _rng_states(model: keras.Model) -> list[keras.Variable]:
 
 
 class Throughput(keras.callbacks.Callback):
-    """Adds `tokens_per_s` (real tokens per second, padding excluded) to the logs, so the progress bar,
-    History and TensorBoard show it.
-
-    Args:
-        tokens_per_batch: float. Average real tokens in a global batch.
+    """Adds `tokens_per_s` to the logs (so the progress bar, History and TensorBoard show it): real tokens,
+    padding excluded, per second. The model counts them in its `real_tokens` metric (cumulative over the
+    epoch), which this callback takes out of the logs. The epoch's figure leaves out the first step of a `fit`,
+    which traces (and with XLA compiles) the step.
     """
 
-    def __init__(self, tokens_per_batch: float):
-        super().__init__()
-        self.tokens_per_batch = tokens_per_batch
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._first_step = True
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._epoch_start = self._batch_start = time.perf_counter()
-        self._batches = 0
+        self._epoch_start = time.perf_counter()
+        self._counted = 0.0  # the epoch's real tokens so far
+        self._excluded = (0.0, 0.0)  # tokens and seconds of the compiling step
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         self._batch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self._batches += 1
-        if logs is not None:
-            logs["tokens_per_s"] = self.tokens_per_batch / max(time.perf_counter() - self._batch_start, 1e-9)
+        now = time.perf_counter()
+        counted = float(logs.pop("real_tokens"))
+        tokens, self._counted = counted - self._counted, counted
+        logs["tokens_per_s"] = tokens / max(now - self._batch_start, 1e-9)
+        if self._first_step:
+            self._first_step = False
+            self._excluded = (tokens, now - self._epoch_start)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs is not None:
-            elapsed = max(time.perf_counter() - self._epoch_start, 1e-9)
-            logs["tokens_per_s"] = self.tokens_per_batch * self._batches / elapsed
+        tokens = float(logs.pop("real_tokens"))
+        seconds = time.perf_counter() - self._epoch_start
+        if tokens > self._excluded[0]:  # more than the compiling step: leave it out
+            tokens, seconds = tokens - self._excluded[0], seconds - self._excluded[1]
+        logs["tokens_per_s"] = tokens / max(seconds, 1e-9)
 
 
 class BestOnDev(keras.callbacks.Callback):

@@ -117,7 +117,7 @@ def _train(job: PretrainingJob, output_dir: pathlib.Path, verbose: int) -> Elect
     history = pretrainer.fit(
         dataset, initial_epoch=step // steps_per_epoch, epochs=job.num_steps // steps_per_epoch,
         steps_per_epoch=steps_per_epoch, shuffle=False, verbose=verbose,
-        callbacks=[Throughput(job.batch_size * job.seq_len),
+        callbacks=[Throughput(),
                    ResumableCheckpoint(output_dir / CHECKPOINT_DIR, steps_per_epoch),
                    keras.callbacks.TensorBoard(str(output_dir / "logs"))])
     pretrainer.save_pretrained(output_dir, tokenizer)
