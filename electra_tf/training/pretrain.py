@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+from typing import Sequence
 
 import keras
 
@@ -74,10 +75,12 @@ class PretrainingJob:
         return json.loads(json.dumps(settings, default=str))
 
 
-def run_pretraining(job: PretrainingJob, verbose: int | None = None) -> ElectraPretrainer:
+def run_pretraining(job: PretrainingJob, verbose: int | None = None,
+                    callbacks: Sequence[keras.callbacks.Callback] = ()) -> ElectraPretrainer:
     """Pre-trains (or resumes) and saves the result to `job.output_dir`; returns the pre-trainer.
 
     `verbose` is Keras's; by default the progress bar on a terminal, else a line per checkpoint interval.
+    `callbacks` are added to the run's own (their epochs are checkpoint intervals).
     """
     verbose = progress_verbosity() if verbose is None else verbose
     output_dir = pathlib.Path(job.output_dir)
@@ -86,12 +89,13 @@ def run_pretraining(job: PretrainingJob, verbose: int | None = None) -> ElectraP
     caller_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(job.mixed_precision or "float32")
     try:
-        return _train(job, output_dir, verbose)
+        return _train(job, output_dir, verbose, callbacks)
     finally:  # the policy only applies to the models this run builds
         keras.mixed_precision.set_global_policy(caller_policy)
 
 
-def _train(job: PretrainingJob, output_dir: pathlib.Path, verbose: int) -> ElectraPretrainer:
+def _train(job: PretrainingJob, output_dir: pathlib.Path, verbose: int,
+           callbacks: Sequence[keras.callbacks.Callback]) -> ElectraPretrainer:
     tokenizer = _tokenizer(job, output_dir)
     strategy = get_strategy(job.strategy)
     with strategy.scope():
@@ -119,7 +123,7 @@ def _train(job: PretrainingJob, output_dir: pathlib.Path, verbose: int) -> Elect
         steps_per_epoch=steps_per_epoch, shuffle=False, verbose=verbose,
         callbacks=[Throughput(),
                    ResumableCheckpoint(output_dir / CHECKPOINT_DIR, steps_per_epoch),
-                   keras.callbacks.TensorBoard(str(output_dir / "logs"))])
+                   keras.callbacks.TensorBoard(str(output_dir / "logs")), *callbacks])
     pretrainer.save_pretrained(output_dir, tokenizer)
     _write_metadata(output_dir, job, history.history, checkpoint_every=steps_per_epoch)
     return pretrainer
