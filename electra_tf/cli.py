@@ -180,8 +180,7 @@ def predict(argv: list[str]) -> None:
 
 def convert(argv: list[str]) -> None:
     from electra_tf.convert.checkpoint import convert_checkpoint
-    from electra_tf.text.tokenizer import special_token_ids
-    from electra_tf.text.tokenizer import WordPieceTokenizer
+    from electra_tf.text.tokenizer import WordPieceTokenizer, special_token_ids
 
     del argv
     _require("input", "output")

@@ -34,7 +34,7 @@ from electra_tf.export.serving import export_model_directory  # noqa: E402
 from electra_tf.models.pretrainer import ElectraPretrainer  # noqa: E402
 from electra_tf.tasks.passage_source import PassageSourceFinetuning  # noqa: E402
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE  # noqa: E402
-from electra_tf.text.tokenizer import WordPieceTokenizer, load_tokenizer  # noqa: E402
+from electra_tf.text.tokenizer import WordPieceTokenizer  # noqa: E402
 from electra_tf.training.finetune import FinetuningJob, run_finetuning  # noqa: E402
 from electra_tf.training.pretrain import PretrainingJob, run_pretraining  # noqa: E402
 
@@ -152,7 +152,7 @@ def export(model_dir: pathlib.Path, export_dir: pathlib.Path) -> pathlib.Path:
 def serve(saved_model: pathlib.Path) -> None:
     # The SavedModel alone: what TF Serving or `electra-tf predict --model` loads.
     answers = tf.saved_model.load(str(saved_model)).signatures["serving_default"](text=tf.constant(REQUESTS))
-    print(f"[4/4] Answers from the SavedModel:")
+    print("[4/4] Answers from the SavedModel:")
     for text, label, probabilities in zip(REQUESTS, answers["labels"].numpy(), answers["probabilities"].numpy()):
         print(f"  {label.decode():<13} {probabilities.max():.2f}  {text}")
 

@@ -6,6 +6,11 @@ TensorFlow starts.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 
