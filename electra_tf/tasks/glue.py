@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 import pathlib
 
-import numpy as np
-import tensorflow as tf
-
-from electra_tf.data.glue import GlueSplit, double_unordered, get_task, glue_dataset, read_glue_tfds, read_glue_tsv
+from electra_tf.data.glue import GlueSplit, double_unordered, get_task, read_glue_tfds, read_glue_tsv
 from electra_tf.evaluation.glue import glue_metrics, write_glue_predictions
 from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.tasks.classification import TextClassificationTask
 
 
-class GlueFinetuning:
+class GlueFinetuning(TextClassificationTask):
     """One GLUE task for `run_finetuning`.
 
     Args:
@@ -55,14 +53,6 @@ class GlueFinetuning:
         # dev, or MNLI's dev_matched (which selects) and dev_mismatched.
         return {file.split: self.read(file.split) for file in self.task.files
                 if not file.is_test and file.split != "train"}
-
-    def dataset(self, data: GlueSplit, model: ElectraClassifier, batch_size: int, shuffle: bool,
-                seed: int = 0) -> tf.data.Dataset:
-        return glue_dataset(data, model.preprocessor, batch_size, shuffle=shuffle, seed=seed)
-
-    def predict(self, model: ElectraClassifier, data: GlueSplit, batch_size: int) -> np.ndarray:
-        unlabelled = GlueSplit(data.texts)
-        return model.predict(self.dataset(unlabelled, model, batch_size, shuffle=False), verbose=0)
 
     def evaluate(self, model: ElectraClassifier, data: GlueSplit, batch_size: int) -> dict[str, float]:
         return glue_metrics(self.task, self.predict(model, data, batch_size), data.labels)

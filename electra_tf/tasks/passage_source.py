@@ -6,14 +6,14 @@ from __future__ import annotations
 import pathlib
 
 import numpy as np
-import tensorflow as tf
 
-from electra_tf.data.glue import GlueSplit, glue_dataset
+from electra_tf.data.glue import GlueSplit
 from electra_tf.data.passages import PASSAGE_SOURCES, read_passage_sources
 from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.tasks.classification import TextClassificationTask
 
 
-class PassageSourceFinetuning:
+class PassageSourceFinetuning(TextClassificationTask):
     """The passage-source task for `run_finetuning`: four balanced classes, scored by accuracy (percent)."""
 
     name = "passage_source"
@@ -30,12 +30,8 @@ class PassageSourceFinetuning:
     def dev_data(self) -> dict[str, GlueSplit]:
         return {"dev": self.dev}
 
-    def dataset(self, data: GlueSplit, model: ElectraClassifier, batch_size: int, shuffle: bool,
-                seed: int = 0) -> tf.data.Dataset:
-        return glue_dataset(data, model.preprocessor, batch_size, shuffle=shuffle, seed=seed)
-
     def evaluate(self, model: ElectraClassifier, data: GlueSplit, batch_size: int) -> dict[str, float]:
-        logits = model.predict(self.dataset(GlueSplit(data.texts), model, batch_size, shuffle=False), verbose=0)
+        logits = self.predict(model, data, batch_size)
         accuracy = 100.0 * float(np.mean(logits.argmax(axis=-1) == data.labels))
         return {"accuracy": accuracy, "score": accuracy}
 

@@ -1,0 +1,22 @@
+"""What the text-classification tasks share: batches made with the model's own preprocessor, and logits."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from electra_tf.data.glue import GlueSplit, glue_dataset
+from electra_tf.models.classifier import ElectraClassifier
+
+
+class TextClassificationTask:
+    """Base of the tasks whose examples are a `GlueSplit` of texts (or pairs) and labels for an
+    `ElectraClassifier`: GLUE, the quick start's passage sources."""
+
+    def dataset(self, data: GlueSplit, model: ElectraClassifier, batch_size: int, shuffle: bool,
+                seed: int = 0) -> tf.data.Dataset:
+        return glue_dataset(data, model.preprocessor, batch_size, shuffle=shuffle, seed=seed)
+
+    def predict(self, model: ElectraClassifier, data: GlueSplit, batch_size: int) -> np.ndarray:
+        """Logits [N, num_labels] for the texts of `data` (its labels unused)."""
+        return model.predict(self.dataset(GlueSplit(data.texts), model, batch_size, shuffle=False), verbose=0)
