@@ -93,7 +93,8 @@ def serve_in_fresh_process(saved_model: pathlib.Path, inputs: dict[str, list], s
         f"model = tf.saved_model.load({str(saved_model)!r})\n"
         f"out = model.signatures[{signature!r}](**{{k: tf.constant(v) for k, v in {inputs!r}.items()}})\n"
         "assert not any(name.startswith('electra_tf') for name in sys.modules)\n"
-        "print(json.dumps({k: v.numpy().tolist() if v.dtype != tf.string else [x.decode() for x in v.numpy()]"
+        "decode = lambda x: x.decode() if isinstance(x, bytes) else [decode(y) for y in x]\n"
+        "print(json.dumps({k: v.numpy().tolist() if v.dtype != tf.string else decode(v.numpy().tolist())"
         " for k, v in out.items()}))\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

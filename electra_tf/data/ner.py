@@ -33,6 +33,12 @@ from electra_tf.tag_schemes import OUTSIDE, SCHEMES, convert, detect_scheme, spl
 
 DOCUMENT_START = "-DOCSTART-"
 TAG_PREFIXES = ("B", "I", "E", "S")
+# The usual file names of each split: generic, CoNLL-2003's, WNUT-17's.
+SPLIT_FILES = {
+    "train": ("train.txt", "train.conll", "eng.train", "wnut17train.conll"),
+    "dev": ("dev.txt", "valid.txt", "dev.conll", "eng.testa", "emerging.dev.conll"),
+    "test": ("test.txt", "test.conll", "eng.testb", "emerging.test.annotated"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +145,14 @@ def _fields(line: str) -> list[str]:
     if not line.strip():
         return []
     return line.split("\t") if "\t" in line else line.split()
+
+
+def find_split_file(data_dir: str | os.PathLike, split: str) -> pathlib.Path | None:
+    """The file of `split` (`train`, `dev`, `test`) in `data_dir` under one of its usual names, if any."""
+    for name in SPLIT_FILES[split]:
+        if (pathlib.Path(data_dir) / name).is_file():
+            return pathlib.Path(data_dir) / name
+    return None
 
 
 def read_ner_tfds(name: str, split: str, data_dir: str | None = None, scheme: str | None = None) -> NerSplit:

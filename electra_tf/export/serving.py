@@ -23,6 +23,15 @@ Classification (`ClassifierServingModule`) has three signatures:
 
 Over-long texts are truncated to the model's max length (longest-first for pairs); an empty string is
 tokenized as `[CLS] [SEP]` and gets an answer like any other.
+
+Token classification (NER, `TokenClassifierServingModule`) has two signatures:
+
+- `serving_default`: `text`, string [batch] -> the entities of each text, padded to the most any text has:
+  `entity_types`, `entity_texts` (string [batch, entities]), `entity_starts`, `entity_ends` (int32 character
+  offsets into the original string: `text[start:end]` is the entity), `entity_scores` (the mean probability of
+  the entity's word tags) and `num_entities` (int32 [batch]); padding is `""` / -1 / 0. Texts of any length are
+  cut into windows of the model's length and their words decoded together; nothing is truncated.
+- `predict_ids`: `token_ids`, `segment_ids`, `padding_mask` (int32 [batch, length]) -> per-token `logits`.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from electra_tf.inputs import INPUT_KEYS
 from electra_tf.models.directory import read_task_info
 from electra_tf.models.registry import model_class
+from electra_tf.models.tagging import entity_chunks, label_tables, last_piece_of_word, window_piece_values
 from electra_tf.text.tokenizer import VOCAB_FILE, write_vocabulary
 
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -148,6 +158,79 @@ class ClassifierServingModule(ServingModule):
 
     def method_names(self) -> dict[str, str]:
         return {"serve_examples": "tensorflow/serving/regress" if self.regression else "tensorflow/serving/classify"}
+
+
+@serves("token_classification")
+class TokenClassifierServingModule(ServingModule):
+    """A tagger with its word-window preprocessor: raw text in, entities with character offsets out."""
+
+    def __init__(self, model: keras.Model, asset_dir: pathlib.Path):
+        super().__init__(model, asset_dir)
+        if model.label_names is None:
+            raise ValueError("The tagger has no label names: give label_names when building it.")
+        prefix_codes, self.type_ids, types = label_tables(model.label_names)
+        self.prefix_codes = prefix_codes
+        self.type_names = tf.constant(types or [""], tf.string)
+        (asset_dir / LABELS_FILE).write_text("\n".join(model.label_names) + "\n", encoding="utf-8")
+        self.labels_asset = tf.saved_model.Asset(str(asset_dir / LABELS_FILE))
+
+    def _logits(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        return tf.cast(self.model(inputs, training=False), tf.float32)
+
+    def entities(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
+        encoded = self.preprocessor.encode_texts(texts)
+        word_start = encoded["word_start"]
+        piece_logits = window_piece_values(self._logits({name: encoded[name] for name in INPUT_KEYS}),
+                                           encoded["padding_mask"], word_start.row_lengths())
+        word_logits = tf.ragged.boolean_mask(piece_logits, word_start)
+        word_mask = tf.sequence_mask(word_logits.row_lengths())
+        dense_logits = word_logits.to_tensor()
+        tags = self.model.decode(dense_logits, word_mask)
+        tag_probability = tf.gather(tf.nn.softmax(dense_logits), tags, axis=2, batch_dims=2)
+        chunks = entity_chunks(tags, word_mask, self.prefix_codes, self.type_ids)
+        rows, first, last = chunks["row"], chunks["start"], chunks["end"] - 1
+        # Byte spans of the words (first piece's start, last piece's end), then of the entities.
+        word_bytes_start = tf.ragged.boolean_mask(encoded["piece_starts"], word_start).to_tensor()
+        word_bytes_end = tf.ragged.boolean_mask(encoded["piece_ends"], last_piece_of_word(word_start)).to_tensor()
+        byte_start = tf.gather_nd(word_bytes_start, tf.stack([rows, first], axis=1))
+        byte_end = tf.gather_nd(word_bytes_end, tf.stack([rows, last], axis=1))
+        entity_text_of = tf.gather(texts, rows)
+        entity_words = tf.ragged.range(first, last + 1)
+        word_rows = tf.gather(rows, entity_words.value_rowids())
+        score = tf.reduce_mean(entity_words.with_flat_values(
+            tf.gather_nd(tag_probability, tf.stack([word_rows, entity_words.flat_values], axis=1))), axis=1)
+        per_entity = {
+            "entity_types": (tf.gather(self.type_names, chunks["type"]), ""),
+            "entity_texts": (tf.strings.substr(entity_text_of, byte_start, byte_end - byte_start), ""),
+            "entity_starts": (_character_offsets(entity_text_of, byte_start), -1),
+            "entity_ends": (_character_offsets(entity_text_of, byte_end), -1),
+            "entity_scores": (score, 0.0),
+        }
+        num_texts = tf.shape(texts, out_type=tf.int64)[0]
+        answer = {name: tf.RaggedTensor.from_value_rowids(values, tf.cast(rows, tf.int64), nrows=num_texts)
+                  .to_tensor(default_value=tf.cast(padding, values.dtype))
+                  for name, (values, padding) in per_entity.items()}
+        answer["num_entities"] = tf.math.bincount(rows, minlength=tf.cast(num_texts, tf.int32), dtype=tf.int32)
+        return answer
+
+    def signatures(self):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve_text(text):
+            return self.entities(text)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name=name) for name in INPUT_KEYS])
+        def predict_ids(token_ids, segment_ids, padding_mask):
+            return {"logits": self._logits(dict(zip(INPUT_KEYS, (token_ids, segment_ids, padding_mask))))}
+
+        return {"serving_default": serve_text.get_concrete_function(),
+                "predict_ids": predict_ids.get_concrete_function()}
+
+
+def _character_offsets(texts: tf.Tensor, byte_offsets: tf.Tensor) -> tf.Tensor:
+    """UTF-8 byte offsets into `texts` [E] -> character offsets (the number of characters before each)."""
+    _, character_starts = tf.strings.unicode_split_with_offsets(texts, "UTF-8")
+    before = tf.cast(character_starts, tf.int64) < tf.cast(byte_offsets, tf.int64)[:, None]
+    return tf.cast(tf.reduce_sum(tf.cast(before, tf.int32), axis=1), tf.int32)
 
 
 def export_model_directory(model_dir: str | os.PathLike, export_dir: str | os.PathLike,

@@ -116,6 +116,9 @@ class EncoderModel(PretrainedModel):
     def build_head(self, hidden_size: int) -> None:
         """Builds the head's layers for hidden states of width `hidden_size`."""
 
+    def lr_multipliers(self) -> dict[str, float]:
+        """Layers (by name) that learn at a multiple of the learning rate (`ElectraAdamW.lr_multipliers`)."""
+        return {}
 
     def model_inputs(self, inputs) -> dict:
         """`inputs` as the encoder's dict: ids as given, raw text through the preprocessor."""

@@ -107,7 +107,7 @@ def run_finetuning(task: FinetuningTask, job: FinetuningJob) -> dict:
         model.compile(optimizer=create_optimizer(
             recipe.learning_rate, total_steps, int(recipe.warmup_proportion * total_steps),
             weight_decay=recipe.weight_decay, layerwise_lr_decay=recipe.layerwise_lr_decay,
-            num_layers=model.config.num_hidden_layers))
+            num_layers=model.config.num_hidden_layers, lr_multipliers=model.lr_multipliers()))
         evaluation = BestOnDev(lambda m: task.evaluate(m, devs[selecting], recipe.batch_size))
         model.fit(task.dataset(train, model, recipe.batch_size, shuffle=True, seed=seed).repeat(),
                   epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=False, verbose=progress_verbosity(),

@@ -152,6 +152,10 @@ class ElectraAdamW(keras.optimizers.AdamW):
         layer_decay_off_by_one: bool. The original's exponent
             `num_layers + 2 - d` for embeddings and encoder layers.
             Defaults to `False`.
+        lr_multipliers: dict of str to float, or None. Extra learning-rate
+            multipliers by layer name: a variable whose path has a segment
+            equal to a key learns at that multiple (e.g. a CRF's scores).
+            Defaults to `None`.
         **kwargs: other `keras.optimizers.AdamW` arguments (not
             `gradient_accumulation_steps`); its `beta_1=0.9` and
             `beta_2=0.999` defaults are ELECTRA's.
@@ -173,6 +177,7 @@ class ElectraAdamW(keras.optimizers.AdamW):
         layerwise_lr_decay: float | None = None,
         num_layers: int | None = None,
         layer_decay_off_by_one: bool = False,
+        lr_multipliers: dict[str, float] | None = None,
         **kwargs,
     ):
         if kwargs.get("gradient_accumulation_steps"):
@@ -198,6 +203,7 @@ class ElectraAdamW(keras.optimizers.AdamW):
         )
         self.bias_correction = bias_correction
         self.layerwise_lr_decay = layerwise_lr_decay
+        self.lr_multipliers = dict(lr_multipliers or {})
         self.num_layers = num_layers
         self.layer_decay_off_by_one = layer_decay_off_by_one
         # Here rather than by callers, so that `from_config` restores it.
@@ -213,13 +219,15 @@ class ElectraAdamW(keras.optimizers.AdamW):
         self._decays = tuple(map(self._use_weight_decay, var_list))
 
     def _multiplier_for(self, variable) -> float:
+        extra = next((multiplier for name, multiplier in self.lr_multipliers.items()
+                      if name in variable.path.split("/")), 1.0)
         if self.layerwise_lr_decay is None:
-            return 1.0
+            return extra
         depth = layer_depth(variable.path, self.num_layers)
         if depth > self.num_layers:
-            return 1.0
+            return extra
         top = self.num_layers + (2 if self.layer_decay_off_by_one else 1)
-        return self.layerwise_lr_decay ** (top - depth)
+        return extra * self.layerwise_lr_decay ** (top - depth)
 
     def lr_multiplier(self, variable) -> float:
         """Learning-rate multiplier of `variable`; needs a built optimizer."""
@@ -280,6 +288,7 @@ class ElectraAdamW(keras.optimizers.AdamW):
             layerwise_lr_decay=self.layerwise_lr_decay,
             num_layers=self.num_layers,
             layer_decay_off_by_one=self.layer_decay_off_by_one,
+            lr_multipliers=self.lr_multipliers,
         )
         return config
 
@@ -301,6 +310,7 @@ def create_optimizer(
     clip_norm: float | None = 1.0,
     layerwise_lr_decay: float | None = None,
     num_layers: int | None = None,
+    lr_multipliers: dict[str, float] | None = None,
     original_quirks: bool = False,
 ) -> ElectraAdamW:
     """Builds ELECTRA's `WarmupLinearDecay` schedule and `ElectraAdamW`.
@@ -314,6 +324,8 @@ def create_optimizer(
         clip_norm: float or None. Global-norm clip. Defaults to `1.0`.
         layerwise_lr_decay: float or None. Defaults to `None`.
         num_layers: int or None. Encoder layers. Defaults to `None`.
+        lr_multipliers: dict of str to float, or None. Extra multipliers by
+            layer name (see `ElectraAdamW`). Defaults to `None`.
         original_quirks: bool. Reproduce the original: no bias correction,
             warm-up multiplied into the decay, layer-decay off-by-one.
             Defaults to `False`.
@@ -337,5 +349,6 @@ def create_optimizer(
         bias_correction=not original_quirks,
         layerwise_lr_decay=layerwise_lr_decay,
         num_layers=num_layers,
+        lr_multipliers=lr_multipliers,
         layer_decay_off_by_one=original_quirks,
     )

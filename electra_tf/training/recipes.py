@@ -38,6 +38,9 @@ EPOCHS = 3
 GLUE_EPOCHS = {"rte": 10, "stsb": 10, "ax": 0}  # tasks that differ from EPOCHS (AX is predicted, not trained)
 BATCH_SIZE = 32
 MAX_LENGTH = 128
+TASK_MAX_LENGTH = {"ner": 256}  # the original's tagging (chunking) length
+# The original trains taggers on BIOES tags (`tagging_tasks.py`); the CLI's default is BIO.
+ORIGINAL_TAGGING_SCHEME = "bioes"
 WARMUP_PROPORTION = 0.1
 WEIGHT_DECAY = 0.0  # the paper fine-tunes without weight decay
 
@@ -64,4 +67,4 @@ def finetuning_recipe(task: str, config: ElectraConfig) -> FinetuningRecipe:
     """The paper's settings for fine-tuning a model of `config`'s size on `task`."""
     size = model_size(config)
     return FinetuningRecipe(learning_rate=LEARNING_RATE[size], layerwise_lr_decay=LAYERWISE_LR_DECAY[size],
-                            epochs=GLUE_EPOCHS.get(task, EPOCHS))
+                            epochs=GLUE_EPOCHS.get(task, EPOCHS), max_length=TASK_MAX_LENGTH.get(task, MAX_LENGTH))
