@@ -4,6 +4,7 @@
     electra-tf build-data --train_files 'corpus/*.txt' --vocab vocab.txt --output_dir shards --seq_len 128
     electra-tf pretrain --config small --train_records 'shards/*.tfrecord' --vocab vocab.txt --output_dir runs/small
     electra-tf finetune glue --task sst2 --model_dir runs/small --data_dir glue --output_dir runs/sst2 --seeds 1,2,3
+    electra-tf finetune ner --model_dir runs/small --data_dir conll2003 --output_dir runs/ner --crf
 """
 
 from __future__ import annotations
@@ -55,19 +56,31 @@ flags.DEFINE_integer("num_shards", 10, "TFRecord files to write.")
 flags.DEFINE_string("task", None, "GLUE task: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli. With convert "
                     "--from tf1: the task_specific/<task> head to load from a multi-task checkpoint.")
 flags.DEFINE_string("model_dir", None, "Pre-trained model directory to fine-tune.")
-flags.DEFINE_string("data_dir", None, "GLUE data root in the standard tsv layout (CoLA/, SST-2/, ...).")
-flags.DEFINE_boolean("tfds", False, "Read the task from TFDS (glue/<task>) instead of --data_dir.")
+flags.DEFINE_string("data_dir", None, "The task's data: the GLUE root in the standard tsv layout (CoLA/, SST-2/, "
+                    "...); for NER a folder of CoNLL files (train.txt/dev.txt/test.txt, eng.train/eng.testa/eng.testb, "
+                    "or WNUT-17's names).")
+flags.DEFINE_boolean("tfds", False, "Read the task from TFDS (glue/<task>; conll2003 for NER) instead of --data_dir.")
 flags.DEFINE_integer("num_epochs", None, "Epochs; default the paper's (3; 10 for RTE and STS-B).")
 flags.DEFINE_float("layerwise_lr_decay", None, "Layer-wise LR decay; default the paper's (0.8; 0.9 for Large).")
 flags.DEFINE_float("weight_decay", None, "AdamW weight decay for fine-tuning; default the paper's (0).")
 flags.DEFINE_integer("max_length", None, "Tokens per (pair of) sentence(s) for fine-tuning; default the paper's "
-                     "(128). Saved with the model: export serves at this length.")
+                     "(128; 256 for NER). Saved with the model: export serves at this length.")
 flags.DEFINE_list("seeds", ["0"], "Fine-tuning seeds; the median over seeds is reported.")
+# --- finetune ner ---
+flags.DEFINE_string("train_file", None, "NER: the CoNLL training file (instead of finding it in --data_dir).")
+flags.DEFINE_string("dev_file", None, "NER: the CoNLL development file (selects epochs and seeds).")
+flags.DEFINE_string("test_file", None, "NER: a labelled CoNLL test file, scored with the selected model.")
+flags.DEFINE_enum("scheme", "bio", ["bio", "bioes"], "NER: the tag scheme the model learns (files may use IOB1, "
+                  "BIO or BIOES; they are converted). The original trains on BIOES.")
+flags.DEFINE_boolean("crf", False, "NER: decode with a linear-chain CRF on the tagger.")
+flags.DEFINE_boolean("crf_constraints", True, "NER: with --crf, never decode an illegal transition (O -> I-X).")
+flags.DEFINE_integer("tag_column", -1, "NER: the files' tag column (0-based; -1 the last).")
 # --- export, predict ---
 flags.DEFINE_string("export_dir", None, "TF Serving model base path, e.g. saved_models/sst2: the next version is written.")
 flags.DEFINE_integer("version", None, "Export version; default: one more than the newest.")
 flags.DEFINE_string("model", None, "SavedModel base path (the newest version is used) or version directory.")
-flags.DEFINE_multi_string("text", None, "A text to classify; 'first ||| second' for a text pair. Repeatable.")
+flags.DEFINE_multi_string("text", None, "A text to classify or tag; 'first ||| second' for a text pair. "
+                          "Repeatable.")
 flags.DEFINE_string("input_file", None, "A file of texts: one per line, or two tab-separated columns for pairs.")
 flags.DEFINE_boolean("json", False, "Print JSON lines instead of a table.")
 flags.DEFINE_boolean("debug", False, "Show the full traceback of an error (or set ELECTRA_TF_DEBUG=1).")
@@ -140,20 +153,44 @@ def _given(name: str):
     return FLAGS[name].value if FLAGS[name].present else None
 
 
-def finetune_glue(argv: list[str]) -> None:
-    from electra_tf.tasks.glue import GlueFinetuning
-    from electra_tf.training.finetune import FinetuningJob, run_finetuning
+def _finetuning_job():
+    from electra_tf.training.finetune import FinetuningJob
 
-    del argv
-    _require("task", "model_dir", "output_dir")
-    task = GlueFinetuning(FLAGS.task, data_dir=FLAGS.data_dir, use_tfds=FLAGS.tfds, tfds_data_dir=FLAGS.tfds_data_dir)
-    results = run_finetuning(task, FinetuningJob(
+    return FinetuningJob(
         model_dir=FLAGS.model_dir, output_dir=FLAGS.output_dir, num_epochs=FLAGS.num_epochs,
         num_steps=_given("num_steps"), learning_rate=_given("learning_rate"),
         layerwise_lr_decay=FLAGS.layerwise_lr_decay, batch_size=_given("batch_size"), max_length=FLAGS.max_length,
-        weight_decay=FLAGS.weight_decay, seeds=tuple(int(s) for s in FLAGS.seeds)))
+        weight_decay=FLAGS.weight_decay, seeds=tuple(int(s) for s in FLAGS.seeds))
+
+
+def _run_finetuning(task) -> None:
+    from electra_tf.training.finetune import run_finetuning
+
+    results = run_finetuning(task, _finetuning_job())
     print(json.dumps({"task": results["task"], "median": results["median"]}, indent=2))
     print(f"Results in {os.path.join(os.path.abspath(FLAGS.output_dir), 'results.json')}")
+
+
+def finetune_glue(argv: list[str]) -> None:
+    from electra_tf.tasks.glue import GlueFinetuning
+
+    del argv
+    _require("task", "model_dir", "output_dir")
+    _run_finetuning(GlueFinetuning(FLAGS.task, data_dir=FLAGS.data_dir, use_tfds=FLAGS.tfds,
+                                   tfds_data_dir=FLAGS.tfds_data_dir))
+
+
+def finetune_ner(argv: list[str]) -> None:
+    from electra_tf.tasks.ner import NerFinetuning
+
+    del argv
+    _require("model_dir", "output_dir")
+    if not (FLAGS.data_dir or FLAGS.train_file or FLAGS.tfds):
+        raise app.UsageError("Give --data_dir, --train_file and --dev_file, or --tfds (conll2003).")
+    _run_finetuning(NerFinetuning(
+        FLAGS.data_dir, train_file=FLAGS.train_file, dev_file=FLAGS.dev_file, test_file=FLAGS.test_file,
+        scheme=FLAGS.scheme, crf=FLAGS.crf, crf_constraints=FLAGS.crf_constraints, tag_column=FLAGS.tag_column,
+        tfds_name="conll2003" if FLAGS.tfds else None, tfds_data_dir=FLAGS.tfds_data_dir))
 
 
 def export(argv: list[str]) -> None:
@@ -175,7 +212,14 @@ def predict(argv: list[str]) -> None:
         raise app.UsageError("Give --text or --input_file.")
     for text, answer in zip(texts, predict_texts(load_serving_model(FLAGS.model), texts)):
         print(json.dumps({"text": text[0] if len(text) == 1 else list(text), **answer}, ensure_ascii=False) if FLAGS.json
-              else f"{answer.get('label', answer.get('score'))}\t{' ||| '.join(text)}")
+              else f"{_summary(answer)}\t{' ||| '.join(text)}")
+
+
+def _summary(answer: dict) -> str:
+    """One table cell: the label, the score, or the entities as `TYPE:text`."""
+    if "entities" in answer:
+        return " ".join(f"{entity['type']}:{entity['text']}" for entity in answer["entities"]) or "-"
+    return str(answer.get("label", answer.get("score")))
 
 
 def convert(argv: list[str]) -> None:
@@ -220,6 +264,11 @@ COMMANDS = {
                              ("task", "model_dir", "data_dir", "tfds", "tfds_data_dir", "output_dir", "num_epochs",
                               "num_steps", "learning_rate", "layerwise_lr_decay", "batch_size", "max_length",
                               "weight_decay", "seeds")),
+    "finetune ner": Command(finetune_ner, "Fine-tune a model directory for named-entity recognition on CoNLL files.",
+                            ("model_dir", "data_dir", "train_file", "dev_file", "test_file", "tfds", "tfds_data_dir",
+                             "output_dir", "scheme", "crf", "crf_constraints", "tag_column", "num_epochs", "num_steps",
+                             "learning_rate", "layerwise_lr_decay", "batch_size", "max_length", "weight_decay",
+                             "seeds")),
     "export": Command(export, "Export a fine-tuned model directory as a versioned SavedModel for TF Serving.",
                       ("model_dir", "export_dir", "version")),
     "predict": Command(predict, "Answer texts with an exported SavedModel.", ("model", "text", "input_file", "json")),

@@ -161,9 +161,14 @@ def read_ner_tfds(name: str, split: str, data_dir: str | None = None, scheme: st
 
     builder = tfds.builder(name, data_dir=data_dir)
     names = builder.info.features["ner"].feature.names
-    sentences = [TaggedSentence(tuple(word.decode("utf-8") for word in example["tokens"]),
-                                tuple(names[tag] for tag in example["ner"]))
-                 for example in tfds.as_numpy(builder.as_dataset(split=split)) if len(example["tokens"])]
+    sentences = []
+    for number, example in enumerate(tfds.as_numpy(builder.as_dataset(split=split)), start=1):
+        words, tags = example["tokens"], example["ner"]
+        if len(words) != len(tags):
+            raise ValueError(f"TFDS {name} split {split!r}, example {number}: {len(words)} words but {len(tags)} tags.")
+        if len(words):
+            sentences.append(TaggedSentence(tuple(word.decode("utf-8") for word in words),
+                                            tuple(names[tag] for tag in tags)))
     if not sentences:
         raise ValueError(f"TFDS {name} split {split!r}: no sentences.")
     return NerSplit(sentences, f"tfds:{name}/{split}", scheme or detect_scheme([s.tags for s in sentences]))

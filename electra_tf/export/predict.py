@@ -29,13 +29,25 @@ def read_texts(texts: list[str], input_file: str | None = None) -> list[tuple[st
 
 
 def predict_texts(saved_model, rows: list[tuple[str, ...]]) -> list[dict]:
-    """The `serving_default` answer per row: `label` and `probabilities`, or `score` for regression."""
+    """The `serving_default` answer per row: `label` and `probabilities`, `score` for regression, or for a
+    tagger `entities` (each `type`, `text`, character `start`/`end`, `score`)."""
     signature = saved_model.signatures["serving_default"]
     names = sorted(signature.structured_input_signature[1])  # text (, text_b)
     if len(names) != len(rows[0]):
         raise ValueError(f"The model takes {names}, got rows of {len(rows[0])} text(s).")
     outputs = signature(**{name: tf.constant([row[i] for row in rows]) for i, name in enumerate(names)})
+    if "entity_types" in outputs:
+        return [{"entities": entities} for entities in _entities(outputs)]
     if "score" in outputs:
         return [{"score": float(score)} for score in outputs["score"].numpy()]
     return [{"label": label.decode("utf-8"), "probabilities": [round(float(p), 6) for p in probabilities]}
             for label, probabilities in zip(outputs["labels"].numpy(), outputs["probabilities"].numpy())]
+
+
+def _entities(outputs: dict) -> list[list[dict]]:
+    """A tagger's padded entity outputs as one list of entities per text."""
+    columns = {name: outputs[f"entity_{name}s"].numpy() for name in ("type", "text", "start", "end", "score")}
+    return [[{"type": columns["type"][row, i].decode("utf-8"), "text": columns["text"][row, i].decode("utf-8"),
+              "start": int(columns["start"][row, i]), "end": int(columns["end"][row, i]),
+              "score": round(float(columns["score"][row, i]), 6)} for i in range(count)]
+            for row, count in enumerate(outputs["num_entities"].numpy())]

@@ -1,0 +1,81 @@
+"""NER end to end on the shared runner: results.json, CoNLL prediction files that score the same, the CLI."""
+
+import json
+import pathlib
+import random
+import re
+
+import pytest
+
+from electra_tf.data.ner import read_conll
+from electra_tf.evaluation.ner import entity_scores
+from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.token_classifier import ElectraTokenClassifier
+from electra_tf.tasks.ner import NerFinetuning
+from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE, WordPieceTokenizer
+from electra_tf.training.finetune import FinetuningJob, run_finetuning
+from tests.test_case import tiny_config
+
+PLACES = {"England", "France", "London", "Paris", "Rome", "America", "Bath", "Lyme", "Uppercross", "Kellynch"}
+PEOPLE = {"Anne", "Alice", "Elliot", "Wentworth", "Russell", "Walter", "Charles", "Musgrove", "Mary", "Louisa",
+          "Flambeau", "Elizabeth", "Harville", "Benwick", "Henrietta"}
+
+
+def _write_conll(path: pathlib.Path, sentences) -> None:
+    path.write_text("".join("".join(f"{word} {tag}\n" for word, tag in sentence) + "\n" for sentence in sentences),
+                    encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def gazetteer_ner(tmp_path_factory):
+    """CoNLL files from the bundled corpus: a few places are LOC, a few names PER, consecutive names one
+    entity (IOB1 tags, as CoNLL-2003's)."""
+    root = tmp_path_factory.mktemp("ner")
+    sentences = []
+    for line in SAMPLE_CORPUS_FILE.read_text(encoding="utf-8").splitlines():
+        words = re.findall(r"\w+|[^\w\s]", line)
+        if not 3 <= len(words) <= 40 or not (PLACES | PEOPLE) & set(words):
+            continue
+        tags = ["I-LOC" if word in PLACES else "I-PER" if word in PEOPLE else "O" for word in words]
+        sentences.append(list(zip(words, tags)))
+    random.Random(0).shuffle(sentences)  # both types in every split
+    _write_conll(root / "train.txt", sentences[:100])
+    _write_conll(root / "dev.txt", sentences[100:130])
+    _write_conll(root / "test.txt", sentences[130:160])
+    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
+    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(root / "pretrained", tokenizer)
+    return root
+
+
+@pytest.mark.parametrize("crf, scheme", [(False, "bio"), (True, "bioes")])
+def test_ner_learns_and_its_prediction_files_score_as_results(gazetteer_ner, tmp_path, crf, scheme):
+    task = NerFinetuning(gazetteer_ner, scheme=scheme, crf=crf)
+    results = run_finetuning(task, FinetuningJob(
+        model_dir=str(gazetteer_ner / "pretrained"), output_dir=str(tmp_path), num_steps=120, batch_size=16,
+        learning_rate=2e-3, max_length=24))
+    assert results["median"]["dev"]["f1"] > 80 and results["median"]["test"]["f1"] > 80
+    assert results["settings"]["max_length"] == 24 and results["settings"]["scheme"] == scheme
+    saved = json.loads((tmp_path / "results.json").read_text())
+    for split in ("dev", "test"):  # the written files score exactly what results.json says
+        predictions = read_conll(tmp_path / "predictions" / f"{split}.txt", tag_column=2)
+        gold = read_conll(tmp_path / "predictions" / f"{split}.txt", tag_column=1)
+        assert gold.words == read_conll(gazetteer_ner / f"{split}.txt").words
+        rescored = entity_scores(gold.tags_in("iob1"), predictions.tags_in("iob1"))
+        assert rescored == pytest.approx(saved["median"][split])
+        assert predictions.scheme == "iob1"  # written in the file's own scheme
+    model = ElectraTokenClassifier.from_pretrained(tmp_path / "model")
+    expected = ["O", *(f"{p}-{t}" for t in ("LOC", "PER") for p in ("B", "I", "E", "S")[:2 + 2 * (scheme == "bioes")])]
+    assert model.label_names == expected and (model.crf is not None) == crf
+    assert model.preprocessor.sequence_length == 24
+
+
+def test_unknown_tags_in_dev_are_refused_before_training(gazetteer_ner, tmp_path):
+    (tmp_path / "dev.txt").write_text("Rome I-LOC\nis O\n\nZeus I-GOD\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"dev.txt:4: tag 'I-GOD'"):
+        NerFinetuning(train_file=str(gazetteer_ner / "train.txt"), dev_file=str(tmp_path / "dev.txt"))
+
+
+def test_missing_files_are_named(tmp_path):
+    (tmp_path / "eng.train").write_text("Rome I-LOC\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="No dev file"):
+        NerFinetuning(tmp_path)
