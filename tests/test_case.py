@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pathlib
+import random
+import re
 import subprocess
 import sys
 
@@ -11,6 +13,7 @@ import numpy as np
 import keras
 
 from electra_tf.config import ElectraConfig
+from electra_tf.text import SAMPLE_CORPUS_FILE
 
 TINY_VOCAB_SIZE = 130  # ids 0..103 follow the BERT layout; 104..129 are "words"
 
@@ -99,3 +102,30 @@ def serve_in_fresh_process(saved_model: pathlib.Path, inputs: dict[str, list], s
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+PLACES = {"England", "France", "London", "Paris", "Rome", "America", "Bath", "Lyme", "Uppercross", "Kellynch"}
+PEOPLE = {"Anne", "Alice", "Elliot", "Wentworth", "Russell", "Walter", "Charles", "Musgrove", "Mary", "Louisa",
+          "Flambeau", "Elizabeth", "Harville", "Benwick", "Henrietta"}
+
+
+def _write_conll(path: pathlib.Path, sentences) -> None:
+    path.write_text("".join("".join(f"{word} {tag}\n" for word, tag in sentence) + "\n" for sentence in sentences),
+                    encoding="utf-8")
+
+
+def write_gazetteer_ner(root: pathlib.Path) -> None:
+    """`train.txt`, `dev.txt`, `test.txt` (100/30/30 sentences) of the bundled corpus's sentences that name a few
+    places (LOC) or people (PER); consecutive names are one entity (IOB1 tags, as CoNLL-2003's)."""
+    sentences = []
+    for line in SAMPLE_CORPUS_FILE.read_text(encoding="utf-8").splitlines():
+        words = re.findall(r"\w+|[^\w\s]", line)
+        if not 3 <= len(words) <= 40 or not (PLACES | PEOPLE) & set(words):
+            continue
+        tags = ["I-LOC" if word in PLACES else "I-PER" if word in PEOPLE else "O" for word in words]
+        sentences.append(list(zip(words, tags)))
+    random.Random(0).shuffle(sentences)  # both types in every split
+    root.mkdir(parents=True, exist_ok=True)
+    _write_conll(root / "train.txt", sentences[:100])
+    _write_conll(root / "dev.txt", sentences[100:130])
+    _write_conll(root / "test.txt", sentences[130:160])

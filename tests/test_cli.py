@@ -115,3 +115,28 @@ def test_pretrain_recipe_applies_the_paper_settings_and_user_overrides(tmp_path)
     assert "Saved the pre-trained model" in stdout
     metadata = json.loads((tmp_path / "model" / "training_metadata.json").read_text())["job"]
     assert metadata["learning_rate"] == 5e-4 and metadata["num_steps"] == 2 and metadata["warmup_steps"] == 10000
+
+
+def test_ner_recipe_then_export_then_predict_prints_entities(tmp_path):
+    from electra_tf.text import WordPieceTokenizer
+    from tests.test_case import tiny_config, write_gazetteer_ner
+
+    write_gazetteer_ner(tmp_path / "data")
+    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
+    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(tmp_path / "pretrained", tokenizer)
+    stdout = _run("recipes/ner.py", "--model_dir", str(tmp_path / "pretrained"), "--data_dir", str(tmp_path / "data"),
+                  "--output_dir", str(tmp_path / "ner"), "--num_steps", "150", "--batch_size", "16",
+                  "--learning_rate", "2e-3", "--max_length", "24", "--crf")
+    results = json.loads((tmp_path / "ner" / "results.json").read_text())
+    assert results["settings"]["scheme"] == "bioes" and results["settings"]["crf"]  # the original's scheme
+    assert results["median"]["dev"]["f1"] > 70 and "test" in results["median"] and '"f1"' in stdout
+    _run("-m", "electra_tf.cli", "export", "--model_dir", str(tmp_path / "ner" / "model"), "--export_dir",
+         str(tmp_path / "served"))
+    text = "Anne and Captain Wentworth walked from Lyme to Bath."
+    answer = json.loads(_run("-m", "electra_tf.cli", "predict", "--model", str(tmp_path / "served"), "--text", text,
+                             "--json"))
+    entities = {(entity["type"], entity["text"]) for entity in answer["entities"]}
+    assert len({("PER", "Anne"), ("PER", "Wentworth"), ("LOC", "Lyme"), ("LOC", "Bath")} & entities) >= 3
+    assert all(text[entity["start"]:entity["end"]] == entity["text"] for entity in answer["entities"])
+    table = _run("-m", "electra_tf.cli", "predict", "--model", str(tmp_path / "served"), "--text", text)
+    assert all(f"{entity_type}:{entity_text}" in table for entity_type, entity_text in entities)

@@ -1,9 +1,6 @@
 """NER end to end on the shared runner: results.json, CoNLL prediction files that score the same, the CLI."""
 
 import json
-import pathlib
-import random
-import re
 
 import pytest
 
@@ -12,36 +9,15 @@ from electra_tf.evaluation.ner import entity_scores
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.token_classifier import ElectraTokenClassifier
 from electra_tf.tasks.ner import NerFinetuning
-from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE, WordPieceTokenizer
+from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
 from electra_tf.training.finetune import FinetuningJob, run_finetuning
-from tests.test_case import tiny_config
-
-PLACES = {"England", "France", "London", "Paris", "Rome", "America", "Bath", "Lyme", "Uppercross", "Kellynch"}
-PEOPLE = {"Anne", "Alice", "Elliot", "Wentworth", "Russell", "Walter", "Charles", "Musgrove", "Mary", "Louisa",
-          "Flambeau", "Elizabeth", "Harville", "Benwick", "Henrietta"}
-
-
-def _write_conll(path: pathlib.Path, sentences) -> None:
-    path.write_text("".join("".join(f"{word} {tag}\n" for word, tag in sentence) + "\n" for sentence in sentences),
-                    encoding="utf-8")
+from tests.test_case import tiny_config, write_gazetteer_ner
 
 
 @pytest.fixture(scope="module")
 def gazetteer_ner(tmp_path_factory):
-    """CoNLL files from the bundled corpus: a few places are LOC, a few names PER, consecutive names one
-    entity (IOB1 tags, as CoNLL-2003's)."""
     root = tmp_path_factory.mktemp("ner")
-    sentences = []
-    for line in SAMPLE_CORPUS_FILE.read_text(encoding="utf-8").splitlines():
-        words = re.findall(r"\w+|[^\w\s]", line)
-        if not 3 <= len(words) <= 40 or not (PLACES | PEOPLE) & set(words):
-            continue
-        tags = ["I-LOC" if word in PLACES else "I-PER" if word in PEOPLE else "O" for word in words]
-        sentences.append(list(zip(words, tags)))
-    random.Random(0).shuffle(sentences)  # both types in every split
-    _write_conll(root / "train.txt", sentences[:100])
-    _write_conll(root / "dev.txt", sentences[100:130])
-    _write_conll(root / "test.txt", sentences[130:160])
+    write_gazetteer_ner(root)
     tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
     ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(root / "pretrained", tokenizer)
     return root
