@@ -10,8 +10,37 @@ from electra_tf.inputs import INPUT_KEYS
 from electra_tf.text.tokenizer import WordPieceTokenizer
 
 
+class TokenizingLayer(keras.layers.Layer):
+    """What the preprocessors share: a `WordPieceTokenizer`, a sequence length, the settings a model
+    directory records (`settings`), and a Keras config that holds the tokenizer too."""
+
+    def __init__(self, tokenizer: WordPieceTokenizer, sequence_length: int, **kwargs):
+        super().__init__(**kwargs)
+        # As keras-hub's preprocessing layers: let Python strings and labels through `__call__` unconverted.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self.tokenizer = tokenizer
+        self.sequence_length = sequence_length
+        self.built = True
+
+    def settings(self) -> dict:
+        """What a model directory records of this layer (its tokenizer has files of its own)."""
+        return {"sequence_length": self.sequence_length}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self.settings(), tokenizer=keras.layers.serialize(self.tokenizer))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["tokenizer"] = keras.layers.deserialize(config["tokenizer"])
+        return cls(**config)
+
+
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraPreprocessor(keras.layers.Layer):
+class ElectraPreprocessor(TokenizingLayer):
     """Turns raw text, or text pairs, into fixed-length BERT/ELECTRA model inputs, in the TensorFlow graph.
 
     Each text is tokenized with the `WordPieceTokenizer` and laid out as BERT does
@@ -54,20 +83,14 @@ class ElectraPreprocessor(keras.layers.Layer):
     """
 
     def __init__(self, tokenizer: WordPieceTokenizer, sequence_length: int = 128, text_pair: bool = False, **kwargs):
-        super().__init__(**kwargs)
         if sequence_length < 2:
             raise ValueError(f"sequence_length must be at least 2 ([CLS] and [SEP]), got {sequence_length}.")
-        # As keras-hub's preprocessing layers: let Python strings and labels through `__call__` unconverted.
-        self._convert_input_args = False
-        self._allow_non_tensor_positional_args = True
-        self.tokenizer = tokenizer
-        self.sequence_length = sequence_length
+        super().__init__(tokenizer, sequence_length, **kwargs)
         self.text_pair = text_pair
         self.packer = MultiSegmentPacker(
             sequence_length=sequence_length, start_value=tokenizer.cls_token_id,
             end_value=tokenizer.sep_token_id, pad_value=tokenizer.pad_token_id, truncate="round_robin",
             name="packer")
-        self.built = True
 
     def call(self, x, y=None, sample_weight=None):
         """Packs texts into model inputs.
@@ -96,19 +119,7 @@ class ElectraPreprocessor(keras.layers.Layer):
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
     def settings(self) -> dict:
-        """What a model directory records of this layer (its tokenizer has files of its own)."""
-        return {"sequence_length": self.sequence_length, "text_pair": self.text_pair}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(self.settings(), tokenizer=keras.layers.serialize(self.tokenizer))
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["tokenizer"] = keras.layers.deserialize(config["tokenizer"])
-        return cls(**config)
+        return {**super().settings(), "text_pair": self.text_pair}
 
 
 def _string_segments(x) -> tuple[list[tf.Tensor], bool]:

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf.inputs import INPUT_KEYS
+from electra_tf.text.preprocessor import TokenizingLayer
 from electra_tf.text.tokenizer import SUFFIX_INDICATOR, WordPieceTokenizer
 
 # The label of positions the loss skips: word-piece continuations, [CLS]/[SEP], padding (Hugging Face's value).
@@ -67,7 +68,7 @@ def _pack(windows: tf.RaggedTensor, first: int, last: int, padding: int, sequenc
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class WordTaggingPreprocessor(keras.layers.Layer):
+class WordTaggingPreprocessor(TokenizingLayer):
     """Windows of `[CLS] pieces [SEP]` for tagging, from words (`encode_words`) or raw text (`encode_texts`).
 
     Args:
@@ -97,14 +98,9 @@ class WordTaggingPreprocessor(keras.layers.Layer):
 
     def __init__(self, tokenizer: WordPieceTokenizer, sequence_length: int = 128, **kwargs):
         kwargs.pop("text_pair", None)  # what `EncoderModel.from_pretrained` may pass; tagging reads single texts
-        super().__init__(**kwargs)
         if sequence_length < 3:
             raise ValueError(f"sequence_length must be at least 3 ([CLS], a piece, [SEP]), got {sequence_length}.")
-        self._convert_input_args = False
-        self._allow_non_tensor_positional_args = True
-        self.tokenizer = tokenizer
-        self.sequence_length = sequence_length
-        self.built = True
+        super().__init__(tokenizer, sequence_length, **kwargs)
 
     @property
     def window_size(self) -> int:
@@ -169,17 +165,3 @@ class WordTaggingPreprocessor(keras.layers.Layer):
         return {name: value for name, value in self.encode_texts(tf.reshape(texts, [-1])).items()
                 if name in INPUT_KEYS}
 
-    def settings(self) -> dict:
-        """What a model directory records of this layer (its tokenizer has files of its own)."""
-        return {"sequence_length": self.sequence_length}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(self.settings(), tokenizer=keras.layers.serialize(self.tokenizer))
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["tokenizer"] = keras.layers.deserialize(config["tokenizer"])
-        return cls(**config)
