@@ -43,7 +43,8 @@ SPLIT_FILES = {
 
 @dataclasses.dataclass(frozen=True)
 class TaggedSentence:
-    """One sentence: its words, their tags as in the file, and the line of its first word (1-based)."""
+    """One sentence: its words, their tags as in the file, and the line of its first word (1-based; 0 when it
+    does not come from a file)."""
 
     words: tuple[str, ...]
     tags: tuple[str, ...]
@@ -78,11 +79,13 @@ class NerSplit:
     def check_entity_types(self, known: Sequence[str]) -> None:
         """Raises naming the first tag (and its file and line) whose type is not in `known`."""
         known = set(known)
-        for sentence in self.sentences:
+        for number, sentence in enumerate(self.sentences, start=1):
             for offset, tag in enumerate(sentence.tags):
                 if tag != OUTSIDE and split_tag(tag)[1] not in known:
-                    raise ValueError(f"{self.source}:{sentence.line + offset}: tag {tag!r} has a type the model was "
-                                     f"not trained on (known: {', '.join(sorted(known))}).")
+                    where = (f"{self.source}:{sentence.line + offset}" if sentence.line
+                             else f"{self.source}, sentence {number}, word {offset + 1}")
+                    raise ValueError(f"{where}: tag {tag!r} has a type the model was not trained on (known: "
+                                     f"{', '.join(sorted(known))}).")
 
 
 def read_conll(path: str | os.PathLike, tag_column: int = -1, scheme: str | None = None) -> NerSplit:

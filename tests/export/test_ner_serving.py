@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from electra_tf.export.serving import export_model_directory
 from electra_tf.inputs import INPUT_KEYS
@@ -46,10 +47,16 @@ def _expected_entities(tagger, text):
             for entity_type, a, b in chunks(tags)]
 
 
-@pytest.mark.parametrize("crf", [False, True])
-def test_entities_slice_the_original_text_in_a_fresh_process(tmp_path, crf):
-    tagger = _tagger(tmp_path, crf)
-    saved_model = export_model_directory(tmp_path / "tuned", tmp_path / "saved_models" / "ner")
+@pytest.fixture(scope="module", params=[False, True], ids=["softmax", "crf"])
+def exported(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp("ner_export")
+    tagger = _tagger(root, crf=request.param)
+    return tagger, export_model_directory(root / "tuned", root / "saved_models" / "ner")
+
+
+def test_entities_slice_the_original_text_in_a_fresh_process(exported):
+    tagger, saved_model = exported
+    crf = tagger.crf is not None
     answer = serve_in_fresh_process(saved_model, {"text": TEXTS})
     assert len(answer["num_entities"]) == len(TEXTS) and answer["num_entities"][3] == 0  # "" answers too
     assert answer["num_entities"][5] > 100  # the 1,000-word text is tagged to its end
@@ -64,10 +71,18 @@ def test_entities_slice_the_original_text_in_a_fresh_process(tmp_path, crf):
         assert all(0 <= score <= 1 for score in scores)
 
 
-def test_predict_ids_returns_per_token_logits(tmp_path):
-    tagger = _tagger(tmp_path, crf=False)
-    saved_model = export_model_directory(tmp_path / "tuned", tmp_path / "saved_models" / "ner")
+def test_predict_ids_returns_per_token_logits(exported):
+    tagger, saved_model = exported
     inputs = {name: value.numpy().tolist() for name, value in tagger.preprocessor(["Zoë in Paris"]).items()}
     answer = serve_in_fresh_process(saved_model, inputs, signature="predict_ids")
     np.testing.assert_allclose(np.array(answer["logits"]), tagger(tagger.preprocessor(["Zoë in Paris"])).numpy(),
                                atol=1e-5)
+
+
+def test_graph_needs_only_core_and_tensorflow_text_ops(exported):
+    _, saved_model = exported
+    proto = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes())
+    graph = proto.meta_graphs[0].graph_def
+    ops = {node.op for node in graph.node} | {node.op for f in graph.library.function for node in f.node_def}
+    assert {op for op in ops if op not in dir(tf.raw_ops)} == {"FastBertNormalize", "FastWordpieceTokenizeWithOffsets"}
+    assert (saved_model / "assets" / "labels.txt").read_text().splitlines() == LABELS
