@@ -110,7 +110,7 @@ class LinearChainCrf(keras.layers.Layer):
     ```python
     import numpy as np
     crf = LinearChainCrf(3, allowed=[[True, True, False], [True, True, True], [True, True, True]])
-    emissions = np.array([[[0.0, 0.0, 5.0], [9.0, 0.0, 0.0], [0.0, 0.0, 5.0]]], "float32")
+    emissions = np.array([[[0.0, 0.0, 5.0], [9.0, 0.0, 0.0], [0.0, 0.0, 20.0]]], "float32")
     tags = crf(emissions, np.array([[1, 1, 1]]))
     assert tags.numpy().tolist() == [[2, 1, 2]]  # tag 2 after tag 0 is forbidden, so 0 -> 1 in the middle
     ```
