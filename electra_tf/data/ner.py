@@ -53,11 +53,13 @@ class TaggedSentence:
 
 @dataclasses.dataclass(frozen=True)
 class NerSplit:
-    """The sentences of one split, where they came from, and the scheme of their tags."""
+    """The sentences of one split, where they came from, the scheme of their tags, and how many empty
+    sentences (TFDS examples without words) were skipped."""
 
     sentences: list[TaggedSentence]
     source: str
     scheme: str
+    skipped_empty: int = 0
 
     def __len__(self) -> int:
         return len(self.sentences)
@@ -164,7 +166,7 @@ def read_ner_tfds(name: str, split: str, data_dir: str | None = None, scheme: st
 
     builder = tfds.builder(name, data_dir=data_dir)
     names = builder.info.features["ner"].feature.names
-    sentences = []
+    sentences, skipped = [], 0
     for number, example in enumerate(tfds.as_numpy(builder.as_dataset(split=split)), start=1):
         words, tags = example["tokens"], example["ner"]
         if len(words) != len(tags):
@@ -172,6 +174,8 @@ def read_ner_tfds(name: str, split: str, data_dir: str | None = None, scheme: st
         if len(words):
             sentences.append(TaggedSentence(tuple(word.decode("utf-8") for word in words),
                                             tuple(names[tag] for tag in tags)))
+        else:
+            skipped += 1
     if not sentences:
         raise ValueError(f"TFDS {name} split {split!r}: no sentences.")
-    return NerSplit(sentences, f"tfds:{name}/{split}", scheme or detect_scheme([s.tags for s in sentences]))
+    return NerSplit(sentences, f"tfds:{name}/{split}", scheme or detect_scheme([s.tags for s in sentences]), skipped)

@@ -123,4 +123,6 @@ class NerFinetuning:
         return {"scheme": self.scheme, "crf": self.crf, "crf_constraints": self.crf_constraints,
                 "label_names": self.label_names,
                 **{f"{name}_file": data.source for name, data in self.splits.items()},
-                **{f"{name}_sentences": len(data) for name, data in self.splits.items()}}
+                **{f"{name}_sentences": len(data) for name, data in self.splits.items()},
+                **{f"{name}_empty_sentences_skipped": data.skipped_empty for name, data in self.splits.items()
+                   if data.skipped_empty}}

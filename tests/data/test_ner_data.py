@@ -78,10 +78,12 @@ def test_tfds_conll2003_reads_offline_with_mock_data():
     import tensorflow_datasets as tfds
 
     def as_dataset(self, split, *args, **kwargs):  # two sentences with TFDS's conll2003 label ids
-        return tf.data.Dataset.from_tensor_slices({"tokens": tf.ragged.constant([["EU", "rejects"], ["Peter", "B"]]),
-                                                   "ner": tf.ragged.constant([[3, 0], [1, 2]], tf.int64)})
+        return tf.data.Dataset.from_tensor_slices({
+            "tokens": tf.ragged.constant([["EU", "rejects"], [], ["Peter", "B"]], tf.string),
+            "ner": tf.ragged.constant([[3, 0], [], [1, 2]], tf.int64)})
 
     with tfds.testing.mock_data(as_dataset_fn=as_dataset):
         split = read_ner_tfds("conll2003", "train")
     assert split.words == [("EU", "rejects"), ("Peter", "B")] and split.source == "tfds:conll2003/train"
     assert split.tags_in("bio") == [["B-ORG", "O"], ["B-PER", "I-PER"]] and split.scheme == "bio"
+    assert split.skipped_empty == 1  # an empty sentence is skipped and counted (results.json reports it)
