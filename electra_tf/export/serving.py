@@ -50,7 +50,7 @@ from electra_tf.inputs import INPUT_KEYS
 from electra_tf.models.directory import read_task_info
 from electra_tf.models.registry import model_class
 from electra_tf.models.tagging import entity_chunks, label_tables, last_piece_of_word, window_piece_values
-from electra_tf.text.tokenizer import VOCAB_FILE, write_vocabulary
+from electra_tf.text.tokenizer import VOCAB_FILE, character_offsets, write_vocabulary
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 WARMUP_TEXTS = ("a short request to warm the model up", "")
@@ -202,8 +202,8 @@ class TokenClassifierServingModule(ServingModule):
         per_entity = {
             "entity_types": (tf.gather(self.type_names, chunks["type"]), ""),
             "entity_texts": (tf.strings.substr(entity_text_of, byte_start, byte_end - byte_start), ""),
-            "entity_starts": (_character_offsets(entity_text_of, byte_start), -1),
-            "entity_ends": (_character_offsets(entity_text_of, byte_end), -1),
+            "entity_starts": (character_offsets(entity_text_of, byte_start), -1),
+            "entity_ends": (character_offsets(entity_text_of, byte_end), -1),
             "entity_scores": (score, 0.0),
         }
         num_texts = tf.shape(texts, out_type=tf.int64)[0]
@@ -224,13 +224,6 @@ class TokenClassifierServingModule(ServingModule):
 
         return {"serving_default": serve_text.get_concrete_function(),
                 "predict_ids": predict_ids.get_concrete_function()}
-
-
-def _character_offsets(texts: tf.Tensor, byte_offsets: tf.Tensor) -> tf.Tensor:
-    """UTF-8 byte offsets into `texts` [E] -> character offsets (the number of characters before each)."""
-    _, character_starts = tf.strings.unicode_split_with_offsets(texts, "UTF-8")
-    before = tf.cast(character_starts, tf.int64) < tf.cast(byte_offsets, tf.int64)[:, None]
-    return tf.cast(tf.reduce_sum(tf.cast(before, tf.int32), axis=1), tf.int32)
 
 
 def export_model_directory(model_dir: str | os.PathLike, export_dir: str | os.PathLike,

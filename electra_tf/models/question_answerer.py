@@ -11,7 +11,11 @@ from electra_tf.config import ElectraConfig
 from electra_tf.inputs import ANY_LENGTH_INPUTS, INPUT_KEYS
 from electra_tf.models import registry
 from electra_tf.models.base import EncoderModel
+from electra_tf.models.answers import (MAX_ANSWER_LENGTH, NO_SPAN_SCORE, best_answers, best_window_spans,
+                                       context_mask, null_scores, top_spans)
 from electra_tf.models.masking import gather_positions
+from electra_tf.text.question_answering import QuestionAnsweringPreprocessor
+from electra_tf.text.tokenizer import character_offsets
 
 HEADS = ("original", "huggingface")
 # Added to the logits of tokens that cannot start or end an answer, as the original does.
@@ -39,6 +43,9 @@ class ElectraQuestionAnswerer(EncoderModel):
         head: str. `"original"` or `"huggingface"`. Defaults to `"original"`.
         beam_size: int. Starts, and ends per start, kept at inference by the original head. Defaults to `20`.
         head_hidden_size: int. Width of the original head's two hidden layers. Defaults to `512`.
+        max_answer_length: int. The longest answer `answer` returns, in pieces. Defaults to `30`.
+        null_threshold: float or None. `answer` abstains (returns "") when an example's null odds exceed it
+            (SQuAD 2.0; fine-tuning sets it to the best dev threshold); None never abstains. Defaults to None.
         **kwargs: `encoder`, `preprocessor` (see `EncoderModel`) and other `keras.Model` arguments.
 
     Example:
@@ -56,10 +63,12 @@ class ElectraQuestionAnswerer(EncoderModel):
     """
 
     TASK_TYPE = "question_answering"
-    OVERRIDABLE_SETTINGS = ("beam_size",)
+    OVERRIDABLE_SETTINGS = ("beam_size", "max_answer_length", "null_threshold")
+    PREPROCESSOR_CLASS = QuestionAnsweringPreprocessor
 
     def __init__(self, config: ElectraConfig, *, head: str = "original", beam_size: int = 20,
-                 head_hidden_size: int = 512, **kwargs):
+                 head_hidden_size: int = 512, max_answer_length: int = MAX_ANSWER_LENGTH,
+                 null_threshold: float | None = None, **kwargs):
         super().__init__(config, **kwargs)
         if head not in HEADS:
             raise ValueError(f"Unknown head {head!r}; choose one of {HEADS}.")
@@ -68,6 +77,8 @@ class ElectraQuestionAnswerer(EncoderModel):
         self.head = head
         self.beam_size = beam_size
         self.head_hidden_size = head_hidden_size
+        self.max_answer_length = max_answer_length
+        self.null_threshold = null_threshold
         # float32 logits under mixed precision: the softmaxes and the -1000 masking stay exact.
         logits_layer = functools.partial(keras.layers.Dense, dtype="float32")
         hidden_layer = functools.partial(keras.layers.Dense, head_hidden_size, activation="gelu",
@@ -93,7 +104,8 @@ class ElectraQuestionAnswerer(EncoderModel):
             self.answerable_logits.build((None, self.head_hidden_size))
 
     def settings(self) -> dict:
-        return {"head": self.head, "beam_size": self.beam_size, "head_hidden_size": self.head_hidden_size}
+        return {"head": self.head, "beam_size": self.beam_size, "head_hidden_size": self.head_hidden_size,
+                "max_answer_length": self.max_answer_length, "null_threshold": self.null_threshold}
 
     def call(self, inputs, training=None):
         """Span logits for a dict of `token_ids`, `segment_ids`, `padding_mask` (each [B, L]) and, to score
@@ -147,6 +159,42 @@ class ElectraQuestionAnswerer(EncoderModel):
         expected_start = tf.einsum("bl,blh->bh", start_probabilities, hidden)
         features = tf.concat([hidden[:, 0], expected_start], axis=-1)
         return tf.squeeze(self.answerable_logits(self.answerable_hidden(features)), -1)
+
+    # --- Answers from raw text ---
+    def answer(self, questions, contexts) -> dict[str, tf.Tensor]:
+        """Answers to a batch of questions on contexts (strings [B]), decoded over every window of each context
+        (`electra_tf.models.answers`), in the graph.
+
+        Returns:
+            A dict of [B] tensors: `answer` (the context's text, "" when abstaining), `start`, `end` (its
+            character span in the context; 0, 0 when empty), `score` (the span's), `null_odds`, `answerable`,
+            and `best_span` (the best non-empty answer even when abstaining, as SQuAD 2.0 prediction files hold).
+        """
+        contexts = tf.reshape(tf.convert_to_tensor(contexts, tf.string), [-1])
+        windows = self.preprocessor.encode(questions, contexts)
+        inputs = {key: windows[key] for key in INPUT_KEYS}
+        outputs = self(inputs, training=False)
+        starts, ends, scores = best_window_spans(
+            *top_spans(outputs, self.beam_size), windows["max_context"],
+            context_mask(inputs["segment_ids"], inputs["padding_mask"]), self.max_answer_length)
+        best_window, null_odds = best_answers(windows["window_example"], tf.shape(contexts)[0], scores,
+                                              null_scores(outputs), self.head == "original")
+        # Window positions -> context pieces -> byte spans of the context.
+        piece = lambda positions: (tf.gather(windows["window_start"] - windows["context_offset"], best_window)
+                                   + tf.cast(tf.gather(positions, best_window), tf.int64))
+        first_piece = windows["piece_starts"].row_splits[:-1]
+        found = tf.gather(scores, best_window) > NO_SPAN_SCORE
+        byte_start = tf.where(found, tf.gather(windows["piece_starts"].flat_values,
+                                               first_piece + piece(starts)), 0)
+        byte_end = tf.where(found, tf.gather(windows["piece_ends"].flat_values, first_piece + piece(ends)), 0)
+        answerable = found
+        if self.null_threshold is not None:
+            answerable &= null_odds <= self.null_threshold
+        answer_start, answer_end = (tf.where(answerable, offsets, 0) for offsets in (byte_start, byte_end))
+        return {"answer": tf.strings.substr(contexts, answer_start, answer_end - answer_start),
+                "start": character_offsets(contexts, answer_start), "end": character_offsets(contexts, answer_end),
+                "score": tf.gather(scores, best_window), "null_odds": null_odds, "answerable": answerable,
+                "best_span": tf.strings.substr(contexts, byte_start, byte_end - byte_start)}
 
     # --- Training ---
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

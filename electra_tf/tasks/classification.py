@@ -17,6 +17,9 @@ class TextClassificationTask:
                 seed: int = 0) -> tf.data.Dataset:
         return glue_dataset(data, model.preprocessor, batch_size, shuffle=shuffle, seed=seed)
 
+    def prepare_for_saving(self, model: ElectraClassifier, dev_metrics: dict[str, float]) -> None:
+        """Nothing to set: a classifier is saved as trained."""
+
     def predict(self, model: ElectraClassifier, data: GlueSplit, batch_size: int) -> np.ndarray:
         """Logits [N, num_labels] for the texts of `data` (its labels unused)."""
         return model.predict(self.dataset(GlueSplit(data.texts), model, batch_size, shuffle=False), verbose=0)

@@ -110,6 +110,9 @@ class NerFinetuning:
     def evaluate(self, model: ElectraTokenClassifier, data: NerSplit, batch_size: int) -> dict[str, float]:
         return entity_scores(*self._scored_tags(model, data, batch_size))
 
+    def prepare_for_saving(self, model: ElectraTokenClassifier, dev_metrics: dict[str, float]) -> None:
+        """Nothing to set: a tagger is saved as trained."""
+
     def write_predictions(self, model: ElectraTokenClassifier, output_dir: pathlib.Path, batch_size: int) -> list[str]:
         """`predictions/<split>.txt` for dev and test: word, gold tag, predicted tag (conlleval's input)."""
         written = []

@@ -50,6 +50,10 @@ class FinetuningTask(Protocol):
     def evaluate(self, model: EncoderModel, data: Any, batch_size: int) -> dict[str, float]:
         """The task's metrics on labelled data, with the selecting one as `score` (higher is better)."""
 
+    def prepare_for_saving(self, model: EncoderModel, dev_metrics: dict[str, float]) -> None:
+        """Sets on the model what it learns from its selected epoch's dev metrics before it is saved (SQuAD 2.0's
+        no-answer threshold); most tasks set nothing."""
+
     def write_predictions(self, model: EncoderModel, output_dir: pathlib.Path, batch_size: int) -> list[str]:
         """Predictions on the unlabelled test splits that exist, in the task's submission format; their paths."""
 
@@ -120,6 +124,7 @@ def run_finetuning(task: FinetuningTask, job: FinetuningJob) -> dict:
                      "dev": dev})
         if best_score is None or dev[selecting]["score"] > best_score:
             best_score, best_seed = dev[selecting]["score"], seed
+            task.prepare_for_saving(model, dev[selecting])
             model.save_pretrained(output_dir / MODEL_DIR)
     best_model = type(model).from_pretrained(output_dir / MODEL_DIR)
     results = {

@@ -35,10 +35,11 @@ PRETRAINING = {
 LEARNING_RATE = {"small": 3e-4, "base": 1e-4, "large": 5e-5}
 LAYERWISE_LR_DECAY = {"small": 0.8, "base": 0.8, "large": 0.9}
 EPOCHS = 3
-GLUE_EPOCHS = {"rte": 10, "stsb": 10, "ax": 0}  # tasks that differ from EPOCHS (AX is predicted, not trained)
+# Tasks that differ from EPOCHS (AX is predicted, not trained).
+TASK_EPOCHS = {"rte": 10, "stsb": 10, "ax": 0, "squad": 2}
 BATCH_SIZE = 32
 MAX_LENGTH = 128
-TASK_MAX_LENGTH = {"ner": 256}  # the original's tagging (chunking) length
+TASK_MAX_LENGTH = {"ner": 256, "squad": 512}  # the original's tagging (chunking) and QA lengths
 # The original trains taggers on BIOES tags (`tagging_tasks.py`); the CLI's default is BIO.
 ORIGINAL_TAGGING_SCHEME = "bioes"
 WARMUP_PROPORTION = 0.1
@@ -67,4 +68,4 @@ def finetuning_recipe(task: str, config: ElectraConfig) -> FinetuningRecipe:
     """The paper's settings for fine-tuning a model of `config`'s size on `task`."""
     size = model_size(config)
     return FinetuningRecipe(learning_rate=LEARNING_RATE[size], layerwise_lr_decay=LAYERWISE_LR_DECAY[size],
-                            epochs=GLUE_EPOCHS.get(task, EPOCHS), max_length=TASK_MAX_LENGTH.get(task, MAX_LENGTH))
+                            epochs=TASK_EPOCHS.get(task, EPOCHS), max_length=TASK_MAX_LENGTH.get(task, MAX_LENGTH))

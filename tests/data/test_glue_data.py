@@ -74,7 +74,7 @@ def test_task_table_matches_the_expected_table():
         task = GLUE_TASKS[name]
         assert (task.name, task.label_names, task.text_pair, task.text_keys, task.metric_names) == (
             name, labels, pair, keys, metrics), name
-        assert (task.tfds_name, task.local_dir, recipes.GLUE_EPOCHS.get(name, recipes.EPOCHS),
+        assert (task.tfds_name, task.local_dir, recipes.TASK_EPOCHS.get(name, recipes.EPOCHS),
                 task.double_unordered) == (tfds_name, folder, epochs, double), name
         assert task.is_regression == (name == "stsb") and task.num_classes == (len(labels) if labels else 1)
         assert len(task.text_keys) == (2 if pair else 1)
