@@ -5,6 +5,8 @@
     electra-tf pretrain --config small --train_records 'shards/*.tfrecord' --vocab vocab.txt --output_dir runs/small
     electra-tf finetune glue --task sst2 --model_dir runs/small --data_dir glue --output_dir runs/sst2 --seeds 1,2,3
     electra-tf finetune ner --model_dir runs/small --data_dir conll2003 --output_dir runs/ner --crf
+    electra-tf finetune squad --version 1.1 --model_dir runs/small --train_file train-v1.1.json.gz \
+        --predict_file dev-v1.1.json.gz --output_dir runs/squad
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ flags.DEFINE_integer("max_length", None, "Tokens per (pair of) sentence(s) for f
                      "(128; 256 for NER). Saved with the model: export serves at this length.")
 flags.DEFINE_list("seeds", ["0"], "Fine-tuning seeds; the median over seeds is reported.")
 # --- finetune ner ---
-flags.DEFINE_string("train_file", None, "NER: the CoNLL training file (instead of finding it in --data_dir).")
+flags.DEFINE_string("train_file", None, "NER: the CoNLL training file (instead of finding it in --data_dir). "
+                    "SQuAD: the training JSON (.json or .json.gz).")
 flags.DEFINE_string("dev_file", None, "NER: the CoNLL development file (selects epochs and seeds).")
 flags.DEFINE_string("test_file", None, "NER: a labelled CoNLL test file, scored with the selected model.")
 flags.DEFINE_enum("scheme", "bio", ["bio", "bioes"], "NER: the tag scheme the model learns (files may use IOB1, "
@@ -75,13 +78,20 @@ flags.DEFINE_enum("scheme", "bio", ["bio", "bioes"], "NER: the tag scheme the mo
 flags.DEFINE_boolean("crf", False, "NER: decode with a linear-chain CRF on the tagger.")
 flags.DEFINE_boolean("crf_constraints", True, "NER: with --crf, never decode an illegal transition (O -> I-X).")
 flags.DEFINE_integer("tag_column", -1, "NER: the files' tag column (0-based; -1 the last).")
+# --- finetune squad ---
+flags.DEFINE_string("predict_file", None, "SQuAD: the JSON that selects epochs and seeds and gets predictions.")
+flags.DEFINE_integer("doc_stride", None, "SQuAD: context pieces between window starts (default the original's 128).")
+flags.DEFINE_integer("max_question_length", None, "SQuAD: question pieces kept (default the original's 64).")
 # --- export, predict ---
 flags.DEFINE_string("export_dir", None, "TF Serving model base path, e.g. saved_models/sst2: the next version is written.")
-flags.DEFINE_integer("version", None, "Export version; default: one more than the newest.")
+flags.DEFINE_string("version", None, "export: the SavedModel version, an integer (default one more than the newest). "
+                    "finetune squad: the SQuAD version, 1.1 or 2.0 (default the files').")
 flags.DEFINE_string("model", None, "SavedModel base path (the newest version is used) or version directory.")
 flags.DEFINE_multi_string("text", None, "A text to classify or tag; 'first ||| second' for a text pair. "
                           "Repeatable.")
 flags.DEFINE_string("input_file", None, "A file of texts: one per line, or two tab-separated columns for pairs.")
+flags.DEFINE_multi_string("question", None, "A question for a reader (SavedModel of finetune squad). Repeatable.")
+flags.DEFINE_multi_string("context", None, "The context of each --question (one, or one per question).")
 flags.DEFINE_boolean("json", False, "Print JSON lines instead of a table.")
 flags.DEFINE_boolean("debug", False, "Show the full traceback of an error (or set ELECTRA_TF_DEBUG=1).")
 # --- convert ---
@@ -193,20 +203,47 @@ def finetune_ner(argv: list[str]) -> None:
         tfds_name="conll2003" if FLAGS.tfds else None, tfds_data_dir=FLAGS.tfds_data_dir))
 
 
+def finetune_squad(argv: list[str]) -> None:
+    from electra_tf.tasks.squad import SquadFinetuning
+    from electra_tf.text.question_answering import DOC_STRIDE, MAX_QUESTION_LENGTH
+
+    del argv
+    _require("model_dir", "output_dir")
+    if FLAGS.version not in (None, "1.1", "2.0"):
+        raise app.UsageError(f"--version must be 1.1 or 2.0 for SQuAD, got {FLAGS.version!r}.")
+    if not (FLAGS.tfds or (FLAGS.train_file and FLAGS.predict_file)):
+        raise app.UsageError("Give --train_file and --predict_file, or --tfds (squad/v<version>).")
+    _run_finetuning(SquadFinetuning(
+        FLAGS.train_file, FLAGS.predict_file, version=FLAGS.version,
+        max_question_length=FLAGS.max_question_length or MAX_QUESTION_LENGTH, doc_stride=FLAGS.doc_stride or DOC_STRIDE,
+        tfds_name=f"squad/v{FLAGS.version or '1.1'}" if FLAGS.tfds else None, tfds_data_dir=FLAGS.tfds_data_dir))
+
+
 def export(argv: list[str]) -> None:
     from electra_tf.export.serving import export_model_directory
 
     del argv
     _require("model_dir", "export_dir")
-    path = export_model_directory(FLAGS.model_dir, FLAGS.export_dir, version=FLAGS.version)
+    if FLAGS.version is not None and not FLAGS.version.isdigit():
+        raise app.UsageError(f"--version must be an integer for export, got {FLAGS.version!r}.")
+    path = export_model_directory(FLAGS.model_dir, FLAGS.export_dir,
+                                  version=None if FLAGS.version is None else int(FLAGS.version))
     print(f"Exported {FLAGS.model_dir} to {os.path.abspath(path)}")
 
 
 def predict(argv: list[str]) -> None:
-    from electra_tf.export.predict import load_serving_model, predict_texts, read_texts
+    from electra_tf.export.predict import load_serving_model, predict_answers, predict_texts, read_texts
 
     del argv
     _require("model")
+    if FLAGS.question:
+        contexts = FLAGS.context or []
+        contexts = contexts * len(FLAGS.question) if len(contexts) == 1 else contexts
+        for question, answer in zip(FLAGS.question, predict_answers(load_serving_model(FLAGS.model), FLAGS.question,
+                                                                    contexts)):
+            print(json.dumps({"question": question, **answer}, ensure_ascii=False) if FLAGS.json
+                  else f"{answer['answer'] or '(no answer)'}\t{question}")
+        return
     texts = read_texts(FLAGS.text or [], FLAGS.input_file)
     if not texts:
         raise app.UsageError("Give --text or --input_file.")
@@ -269,9 +306,15 @@ COMMANDS = {
                              "output_dir", "scheme", "crf", "crf_constraints", "tag_column", "num_epochs", "num_steps",
                              "learning_rate", "layerwise_lr_decay", "batch_size", "max_length", "weight_decay",
                              "seeds")),
+    "finetune squad": Command(finetune_squad, "Fine-tune a model directory for extractive QA on SQuAD 1.1 or 2.0.",
+                              ("version", "model_dir", "train_file", "predict_file", "tfds", "tfds_data_dir",
+                               "output_dir", "max_length", "doc_stride", "max_question_length", "num_epochs",
+                               "num_steps", "learning_rate", "layerwise_lr_decay", "batch_size", "weight_decay",
+                               "seeds")),
     "export": Command(export, "Export a fine-tuned model directory as a versioned SavedModel for TF Serving.",
                       ("model_dir", "export_dir", "version")),
-    "predict": Command(predict, "Answer texts with an exported SavedModel.", ("model", "text", "input_file", "json")),
+    "predict": Command(predict, "Answer texts (or questions on contexts) with an exported SavedModel.",
+                       ("model", "text", "input_file", "question", "context", "json")),
     "convert": Command(convert, "Convert a Hugging Face, TF1 or keras-hub checkpoint into a model directory.",
                        ("from", "input", "output", "config", "vocab", "generator", "task", "tagging", "lowercase")),
 }

@@ -44,6 +44,20 @@ def predict_texts(saved_model, rows: list[tuple[str, ...]]) -> list[dict]:
             for label, probabilities in zip(outputs["labels"].numpy(), outputs["probabilities"].numpy())]
 
 
+def predict_answers(saved_model, questions: list[str], contexts: list[str]) -> list[dict]:
+    """A reader's `serving_default` answer per question: `answer`, character `start`/`end` in its context,
+    `score`, and for a model that abstains `null_score` and `answerable`."""
+    if len(questions) != len(contexts):
+        raise ValueError(f"{len(questions)} questions but {len(contexts)} contexts: give one context per question.")
+    outputs = saved_model.signatures["serving_default"](question=tf.constant(questions), context=tf.constant(contexts))
+    columns = {name: value.numpy().tolist() for name, value in outputs.items()}
+    return [{"answer": columns["answer"][row].decode("utf-8"), "start": columns["start"][row], "end": columns["end"][row],
+             "score": round(columns["score"][row], 6),
+             **({"null_score": round(columns["null_score"][row], 6), "answerable": columns["answerable"][row]}
+                if "null_score" in columns else {})}
+            for row in range(len(questions))]
+
+
 def _entities(outputs: dict) -> list[list[dict]]:
     """A tagger's padded entity outputs as one list of entities per text."""
     columns = {name: outputs[f"entity_{name}s"].numpy() for name in ("type", "text", "start", "end", "score")}

@@ -32,6 +32,15 @@ Token classification (NER, `TokenClassifierServingModule`) has two signatures:
   the entity's word tags) and `num_entities` (int32 [batch]); padding is `""` / -1 / 0. Texts of any length are
   cut into windows of the model's length and their words decoded together; nothing is truncated.
 - `predict_ids`: `token_ids`, `segment_ids`, `padding_mask` (int32 [batch, length]) -> per-token `logits`.
+
+Question answering (SQuAD, `QuestionAnswererServingModule`) has two signatures:
+
+- `serving_default`: `question`, `context`, string [batch] -> `answer` (string [batch], a substring of the
+  context), `start`, `end` (int32 character offsets: `context[start:end]` is the answer), `score` (the span's);
+  for a model that abstains (SQuAD 2.0) also `null_score` (the null odds) and `answerable` (bool; the answer
+  is "" at 0, 0 when false). Contexts of any length are cut into the model's windows and decoded together.
+- `predict_ids`: `token_ids`, `segment_ids`, `padding_mask` (int32 [batch, length]) -> the head's per-window
+  outputs (`start_logits`, and the original head's `answerable_logits` and beam).
 """
 
 from __future__ import annotations
@@ -221,6 +230,34 @@ class TokenClassifierServingModule(ServingModule):
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name=name) for name in INPUT_KEYS])
         def predict_ids(token_ids, segment_ids, padding_mask):
             return {"logits": self._logits(dict(zip(INPUT_KEYS, (token_ids, segment_ids, padding_mask))))}
+
+        return {"serving_default": serve_text.get_concrete_function(),
+                "predict_ids": predict_ids.get_concrete_function()}
+
+
+@serves("question_answering")
+class QuestionAnswererServingModule(ServingModule):
+    """A reader with its window preprocessor: a question and a context in, the answer decoded in the graph out
+    (`ElectraQuestionAnswerer.answer`, the same decoding as evaluation), with the model's no-answer threshold."""
+
+    @property
+    def text_names(self) -> list[str]:
+        return ["question", "context"]
+
+    def signatures(self):
+        abstains = self.model.null_threshold is not None
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=name) for name in self.text_names])
+        def serve_text(question, context):
+            answers = self.model.answer(question, context)
+            served = {name: answers[name] for name in ("answer", "start", "end", "score")}
+            if abstains:
+                served.update(null_score=answers["null_odds"], answerable=answers["answerable"])
+            return served
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name=name) for name in INPUT_KEYS])
+        def predict_ids(token_ids, segment_ids, padding_mask):
+            return self.model(dict(zip(INPUT_KEYS, (token_ids, segment_ids, padding_mask))), training=False)
 
         return {"serving_default": serve_text.get_concrete_function(),
                 "predict_ids": predict_ids.get_concrete_function()}

@@ -32,8 +32,8 @@ _ENCODE_BATCH = 256  # questions tokenized and windowed at a time
 @dataclasses.dataclass(frozen=True)
 class QaFeatures:
     """The windows of a split: model inputs [N, L]; for training, the labelled span positions and
-    `is_impossible` [N]; and how many answerable questions have a labelled span that does not read back as
-    their answer (`unrecoverable`)."""
+    `is_impossible` [N]; and how many answerable questions have no span of whole pieces that reads back as
+    their answer (`unrecoverable`: an answer that starts or ends inside a piece, as "1895" in "1895s")."""
 
     inputs: dict[str, np.ndarray]
     labels: dict[str, np.ndarray]
@@ -53,7 +53,7 @@ def qa_features(preprocessor: QuestionAnsweringPreprocessor, data: QaSplit) -> Q
         for example, starts, ends in zip(examples, windows["piece_starts"].numpy(), windows["piece_ends"].numpy()):
             span = None if example.is_impossible else answer_piece_span(
                 example.context, example.answer_starts[0], example.answers[0], starts, ends)
-            if span is not None and not _reads_back(example, span, starts, ends):
+            if not example.is_impossible and (span is None or not _reads_back(example, span, starts, ends)):
                 unrecoverable += 1
             spans.append(span)
         window_example = windows["window_example"].numpy()
