@@ -129,3 +129,36 @@ def write_gazetteer_ner(root: pathlib.Path) -> None:
     _write_conll(root / "train.txt", sentences[:100])
     _write_conll(root / "dev.txt", sentences[100:130])
     _write_conll(root / "test.txt", sentences[130:160])
+
+
+def write_fact_squad(root: pathlib.Path, version: str = "1.1", train_questions: int = 300,
+                     dev_questions: int = 60) -> tuple[pathlib.Path, pathlib.Path]:
+    """`train.json` and `dev.json` in SQuAD format: contexts of the bundled corpus's sentences with a fact
+    sentence ("Alice was born in Paris.") inserted, and the question "Where was Alice born?"; for SQuAD 2.0,
+    a third of the contexts have no fact and their question no answer. Returns the two paths."""
+    rng = random.Random(0)
+    corpus = [line for line in SAMPLE_CORPUS_FILE.read_text(encoding="utf-8").splitlines() if 5 <= len(line) < 200]
+    people, places = sorted(PEOPLE), sorted(PLACES)
+
+    def article(count: int, prefix: str) -> dict:
+        paragraphs = []
+        for number in range(count):
+            sentences = rng.sample(corpus, rng.randint(1, 4))
+            person, place = rng.choice(people), rng.choice(places)
+            qa = {"id": f"{prefix}{number}", "question": f"Where was {person} born?", "answers": []}
+            if version == "1.1" or number % 3:
+                fact = f"{person} was born in {place}."
+                sentences.insert(rng.randint(0, len(sentences)), fact)
+                context = " ".join(sentences)
+                qa["answers"] = [{"text": place, "answer_start": context.index(fact) + len(fact) - len(place) - 1}]
+            else:
+                context = " ".join(sentences)
+                qa["is_impossible"] = True
+            paragraphs.append({"context": context, "qas": [qa]})
+        return {"version": version, "data": [{"title": prefix, "paragraphs": paragraphs}]}
+
+    root.mkdir(parents=True, exist_ok=True)
+    paths = root / "train.json", root / "dev.json"
+    for path, count, prefix in zip(paths, (train_questions, dev_questions), ("train", "dev")):
+        path.write_text(json.dumps(article(count, prefix)), encoding="utf-8")
+    return paths

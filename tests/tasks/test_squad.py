@@ -1,0 +1,84 @@
+"""SQuAD fine-tuning on the one runner: a tiny model learns where the answer is (and, for 2.0, when there is
+none), beats a trivial baseline, saves its no-answer threshold, and writes files the official scripts score
+as `results.json` says."""
+
+import json
+import re
+
+import pytest
+
+from electra_tf.data.squad import read_squad
+from electra_tf.evaluation.squad import squad_scores
+from electra_tf.models.directory import read_task_info
+from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.question_answerer import ElectraQuestionAnswerer
+from electra_tf.tasks.squad import SquadFinetuning
+from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
+from electra_tf.training.finetune import FinetuningJob, run_finetuning
+from tests.test_case import tiny_config, write_fact_squad
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("pretrained")
+    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
+    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(directory, tokenizer)
+    return directory
+
+
+def overlap_baseline(question: str, context: str, k: int) -> str:
+    """The first k words of the context sentence sharing the most words with the question."""
+    words = lambda text: set(re.findall(r"\w+", text.lower()))
+    sentences = re.split(r"(?<=[.!?])\s+", context)
+    best = max(sentences, key=lambda sentence: len(words(sentence) & words(question)))
+    return " ".join(best.split()[:k])
+
+
+def baseline_scores(path, version: str) -> dict[str, float]:
+    """The best of the overlap baselines over k = 1..5 words (by F1), answering every question."""
+    dev = read_squad(path)
+    candidates = [squad_scores(dev.gold(), {e.qid: overlap_baseline(e.question, e.context, k) for e in dev.examples},
+                               version) for k in range(1, 6)]
+    return max(candidates, key=lambda scores: scores["f1"])
+
+
+def _finetune(pretrained, tmp_path, version: str):
+    train, dev = write_fact_squad(tmp_path / "data", version)
+    task = SquadFinetuning(train, dev, max_question_length=16, doc_stride=64)
+    results = run_finetuning(task, FinetuningJob(model_dir=str(pretrained), output_dir=str(tmp_path / "out"),
+                                                 num_steps=60, max_length=128, batch_size=16, learning_rate=2e-3))
+    return dev, results
+
+
+def test_squad11_beats_the_overlap_baseline_and_its_file_scores_as_results(pretrained, tmp_path):
+    dev, results = _finetune(pretrained, tmp_path, "1.1")
+    scores, baseline = results["median"]["dev"], baseline_scores(dev, "1.1")
+    print(f"SQuAD 1.1 facts: EM {scores['exact_match']:.1f} F1 {scores['f1']:.1f}; overlap baseline EM "
+          f"{baseline['exact_match']:.1f} F1 {baseline['f1']:.1f}")
+    assert scores["exact_match"] > baseline["exact_match"] + 30 and scores["f1"] > baseline["f1"] + 30
+    predictions = json.loads((tmp_path / "out" / "predictions" / "predictions.json").read_text(encoding="utf-8"))
+    assert squad_scores(read_squad(dev).gold(), predictions, "1.1") == scores
+    assert results["settings"]["train_unrecoverable_answers"] == 0
+
+
+def test_squad20_learns_to_abstain_and_keeps_its_threshold(pretrained, tmp_path):
+    dev, results = _finetune(pretrained, tmp_path, "2.0")
+    scores, baseline = results["median"]["dev"], baseline_scores(dev, "2.0")
+    gold = read_squad(dev).gold()
+    answerable_share = 100.0 * sum(bool(answers) for answers in gold.values()) / len(gold)
+    print(f"SQuAD 2.0 facts: best EM {scores['best_exact']:.1f} (threshold {scores['best_f1_thresh']:.2f}), "
+          f"NoAns {scores['NoAns_exact']:.1f}; overlap baseline EM {baseline['exact']:.1f}; "
+          f"always answering is right on {answerable_share:.1f}%")
+    assert scores["best_exact"] > max(baseline["exact"], answerable_share) + 10
+    # The official script's inputs give the official numbers, and the model keeps the dev-best threshold.
+    output = tmp_path / "out"
+    predictions = json.loads((output / "predictions" / "predictions.json").read_text(encoding="utf-8"))
+    null_odds = json.loads((output / "predictions" / "null_odds.json").read_text())
+    assert squad_scores(gold, predictions, "2.0", null_odds) == {**scores, "score": scores["f1"]}
+    assert read_task_info(output / "model")["settings"]["null_threshold"] == scores["best_f1_thresh"]
+    # Served answers abstain by that threshold: right on answerability well above always answering.
+    model = ElectraQuestionAnswerer.from_pretrained(output / "model")
+    examples = read_squad(dev).examples
+    answers = model.answer([e.question for e in examples], [e.context for e in examples])
+    right = [bool(answerable) != e.is_impossible for answerable, e in zip(answers["answerable"].numpy(), examples)]
+    assert 100.0 * sum(right) / len(right) > answerable_share + 10
