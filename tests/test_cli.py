@@ -140,3 +140,33 @@ def test_ner_recipe_then_export_then_predict_prints_entities(tmp_path):
     assert all(text[entity["start"]:entity["end"]] == entity["text"] for entity in answer["entities"])
     table = _run("-m", "electra_tf.cli", "predict", "--model", str(tmp_path / "served"), "--text", text)
     assert all(f"{entity_type}:{entity_text}" in table for entity_type, entity_text in entities)
+
+
+def test_squad_recipe_then_export_then_predict_prints_the_answer(tmp_path):
+    from electra_tf.text import WordPieceTokenizer
+    from tests.test_case import tiny_config, write_fact_squad
+
+    train, dev = write_fact_squad(tmp_path / "data", "2.0")
+    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
+    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(tmp_path / "pretrained", tokenizer)
+    stdout = _run("recipes/squad.py", "--version", "2.0", "--model_dir", str(tmp_path / "pretrained"), "--train_file",
+                  str(train), "--predict_file", str(dev), "--output_dir", str(tmp_path / "squad"), "--num_steps", "60",
+                  "--batch_size", "16", "--learning_rate", "2e-3", "--max_length", "128", "--max_question_length",
+                  "16", "--doc_stride", "64")
+    results = json.loads((tmp_path / "squad" / "results.json").read_text())
+    assert results["settings"]["version"] == "2.0" and results["settings"]["doc_stride"] == 64
+    assert results["median"]["dev"]["best_exact"] > 80 and '"best_f1"' in stdout
+    _run("-m", "electra_tf.cli", "export", "--model_dir", str(tmp_path / "squad" / "model"), "--export_dir",
+         str(tmp_path / "served"), "--version", "3")
+    context = "Anne walked to the sea. Louisa was born in Lyme. Captain Wentworth came later."
+    answers = [json.loads(line) for line in _run(
+        "-m", "electra_tf.cli", "predict", "--model", str(tmp_path / "served"), "--question", "Where was Louisa born?",
+        "--question", "Where was Anne born?", "--context", context, "--json").strip().splitlines()]
+    assert answers[0]["answer"] == "Lyme" and context[answers[0]["start"]:answers[0]["end"]] == "Lyme"
+    assert answers[0]["answerable"] and {"null_score", "score"} <= set(answers[1])
+    table = _run("-m", "electra_tf.cli", "predict", "--model", str(tmp_path / "served"), "--question",
+                 "Where was Louisa born?", "--context", context)
+    assert table.startswith("Lyme\tWhere was Louisa born?")
+    with pytest.raises(AssertionError, match="must be an integer for export"):
+        _run("-m", "electra_tf.cli", "export", "--model_dir", str(tmp_path / "squad" / "model"), "--export_dir",
+             str(tmp_path / "served"), "--version", "2.0")
