@@ -2,8 +2,14 @@
 
 import os
 import platform
+import statistics
+import time
+from typing import Any, Callable
 
+import numpy as np
 import tensorflow as tf
+
+Call = Callable[[Any], tf.Tensor]  # a batch -> a tensor whose `.numpy()` waits for the answer
 
 
 def device_name() -> str:
@@ -16,3 +22,37 @@ def device_name() -> str:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     return f"{cpu} ({os.cpu_count()} logical CPUs)"
+
+
+def time_call(call: Call, batch: Any) -> float:
+    """Seconds of one call, including reading its answer back."""
+    start = time.perf_counter()
+    call(batch).numpy()
+    return time.perf_counter() - start
+
+
+def time_in_turns(calls: dict[str, Call], batches: list, warmup: int) -> dict[str, list[float]]:
+    """Seconds of each call on each batch after `warmup` untimed ones, the calls taking turns per batch (so that
+    background load hits them alike)."""
+    for _ in range(warmup):
+        for call in calls.values():
+            time_call(call, batches[0])
+    seconds: dict[str, list[float]] = {name: [] for name in calls}
+    for batch in batches:
+        for name, call in calls.items():
+            seconds[name].append(time_call(call, batch))
+    return seconds
+
+
+def latency(seconds: list[float]) -> dict[str, float]:
+    """p50, p99 and mean milliseconds of single calls."""
+    ms = 1000 * np.asarray(seconds)
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "mean_ms": round(float(ms.mean()), 2)}
+
+
+def throughput(seconds: list[float], batch_size: int) -> dict[str, Any]:
+    """Examples per second from the median batch time, that time, and the fastest and slowest batch."""
+    median_s = statistics.median(seconds)
+    return {"examples_per_s": round(batch_size / median_s, 1), "batch_ms": round(1000 * median_s, 1),
+            "batch_ms_min_max": [round(1000 * min(seconds), 1), round(1000 * max(seconds), 1)]}

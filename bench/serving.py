@@ -43,21 +43,19 @@ import json
 import statistics
 import tempfile
 import time
-from typing import Any, Callable
 
 from absl import app, flags, logging
 import keras
 import numpy as np
 import tensorflow as tf
 
-from common import device_name  # bench/common.py (the script's folder is on sys.path)
+from common import device_name, latency, throughput, time_call, time_in_turns  # bench/common.py (on sys.path)
 from electra_tf.config import PRESETS, ElectraConfig
 from electra_tf.data.glue import read_glue_tsv
 from electra_tf.export.serving import export_model
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE, ElectraPreprocessor, WordPieceTokenizer
 
-Call = Callable[[tf.Tensor], tf.Tensor]  # texts -> a tensor whose `.numpy()` waits for the answer
 LABEL_NAMES = ["negative", "positive"]
 
 FLAGS = flags.FLAGS
@@ -79,37 +77,6 @@ def load_texts() -> tuple[list[str], str]:
         logging.warning("No SST-2 dev set under %s: using the sample corpus.", FLAGS.glue_dir)
         lines = SAMPLE_CORPUS_FILE.read_text(encoding="utf-8").splitlines()
         return [line for line in lines if line.strip()], "corpus_sample"
-
-
-def time_call(call: Call, texts: tf.Tensor) -> float:
-    """Seconds of one call, including reading its answer back."""
-    start = time.perf_counter()
-    call(texts).numpy()
-    return time.perf_counter() - start
-
-
-def time_in_turns(calls: dict[str, Call], batches: list[tf.Tensor]) -> dict[str, list[float]]:
-    """Seconds of each call on each batch after `--warmup` untimed ones, the calls taking turns per batch."""
-    for _ in range(FLAGS.warmup):
-        for call in calls.values():
-            time_call(call, batches[0])
-    seconds: dict[str, list[float]] = {name: [] for name in calls}
-    for batch in batches:
-        for name, call in calls.items():
-            seconds[name].append(time_call(call, batch))
-    return seconds
-
-
-def latency(seconds: list[float]) -> dict[str, float]:
-    ms = 1000 * np.asarray(seconds)
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "mean_ms": round(float(ms.mean()), 2)}
-
-
-def throughput(seconds: list[float]) -> dict[str, Any]:
-    median_s = statistics.median(seconds)
-    return {"examples_per_s": round(FLAGS.batch_size / median_s, 1), "batch_ms": round(1000 * median_s, 1),
-            "batch_ms_min_max": [round(1000 * min(seconds), 1), round(1000 * max(seconds), 1)]}
 
 
 def main(argv: list[str]) -> None:
@@ -137,7 +104,7 @@ def main(argv: list[str]) -> None:
         start = time.perf_counter()
         serving = tf.saved_model.load(str(path)).signatures["serving_default"]
         load_s = time.perf_counter() - start
-        calls: dict[str, Call] = {
+        calls = {
             "saved_model": lambda t: serving(text=t)["probabilities"],
             "keras_eager": lambda t: classifier(t, training=False),
             "keras_tf_function": keras_function,
@@ -148,10 +115,10 @@ def main(argv: list[str]) -> None:
         difference = np.abs(calls["saved_model"](batches[0]).numpy()
                             - tf.nn.softmax(classifier(batches[0], training=False)).numpy()).max()
         logging.info("Timing %d batch-1 requests per path ...", len(singles))
-        latencies = {name: latency(s) for name, s in time_in_turns(calls, singles).items()}
+        latencies = {name: latency(s) for name, s in time_in_turns(calls, singles, FLAGS.warmup).items()}
         logging.info("Latency: %s", latencies)
         logging.info("Timing %d batches of %d per path ...", len(batches), size)
-        throughputs = {name: throughput(s) for name, s in time_in_turns(calls, batches).items()}
+        throughputs = {name: throughput(s, size) for name, s in time_in_turns(calls, batches, FLAGS.warmup).items()}
         logging.info("Throughput: %s", throughputs)
 
     paths = {name: {"first_call_ms": first_call_ms[name], "batch_1": latencies[name],
