@@ -91,28 +91,19 @@ def test_answer_spans_slice_the_raw_context(context, answer):
     assert context.encode("utf-8")[starts[span[0]]:ends[span[1]]].decode("utf-8") == answer
 
 
-def _round_trip(path, limit=None):
-    """Answerable questions whose labelled span reads back as a different text, and how many were labelled."""
+def _round_trip(path):
+    """Answerable questions whose labelled span does not read back as their answer, and how many there are."""
     split = read_squad(path, training=True)
-    split.examples = split.examples[:limit]
     preprocessor = QuestionAnsweringPreprocessor(WordPieceTokenizer(SAMPLE_VOCAB_FILE), 384)
     return qa_features(preprocessor, split).unrecoverable, len(split)
 
 
-def test_labelled_spans_read_back_as_the_answers_of_xquad():
-    path = SHARED_DATA / "squad" / "xquad" / "xquad.en.json"
+@pytest.mark.parametrize("name", ["xquad/xquad.en.json", pytest.param("v1.1/train-v1.1.json.gz",
+                                                                  marks=pytest.mark.slow)])
+def test_labelled_spans_read_back_as_the_answers(name):
+    path = SHARED_DATA / "squad" / name
     if not path.is_file():
         pytest.skip("needs the shared SQuAD data")
     unrecoverable, total = _round_trip(path)
-    print(f"xquad.en: {unrecoverable} of {total} answers not recoverable from whole pieces")
-    assert unrecoverable / total < 0.01
-
-
-@pytest.mark.slow
-def test_labelled_spans_read_back_as_the_answers_of_squad_train():
-    path = SHARED_DATA / "squad" / "v1.1" / "train-v1.1.json.gz"
-    if not path.is_file():
-        pytest.skip("needs the shared SQuAD data")
-    unrecoverable, total = _round_trip(path)
-    print(f"SQuAD 1.1 train: {unrecoverable} of {total} answers not recoverable from whole pieces")
-    assert unrecoverable / total < 0.01
+    print(f"{name}: {unrecoverable} of {total} answers not recoverable from whole pieces")
+    assert unrecoverable / total < 0.01  # xquad.en: 0 of 1,190; SQuAD 1.1 train: 231 of 87,599
