@@ -41,6 +41,7 @@ def test_pretrain_command_writes_a_loadable_model_directory(tmp_path):
     assert np.isfinite(pretrainer(batch).rtd_logits.numpy()).all()
 
 
+@pytest.mark.slow
 def test_build_data_then_pretrain_from_the_shards(tmp_path):
     _run("-m", "electra_tf.cli", "build-data", "--train_files", str(SAMPLE_CORPUS_FILE), "--vocab",
          str(SAMPLE_VOCAB_FILE), "--output_dir", str(tmp_path / "shards"), "--seq_len", "32", "--num_shards", "2")
@@ -87,6 +88,7 @@ def test_a_user_error_prints_one_line_and_exits_1_without_traceback_or_tensorflo
     assert debug.returncode == 1 and "Traceback" in debug.stderr  # --debug shows where it came from
 
 
+@pytest.mark.slow
 def test_quick_start_goes_from_text_to_served_answers_in_a_fresh_clone(tmp_path):
     if not (REPO / ".git").exists():
         pytest.skip("not a git checkout")
@@ -108,6 +110,7 @@ def test_quick_start_goes_from_text_to_served_answers_in_a_fresh_clone(tmp_path)
     assert "cuda" not in result.stderr.lower() and "oneDNN" not in result.stderr  # no start-up noise
 
 
+@pytest.mark.slow
 def test_pretrain_recipe_applies_the_paper_settings_and_user_overrides(tmp_path):
     stdout = _run("recipes/pretrain.py", "--size", "small", "--train_files", str(SAMPLE_CORPUS_FILE), "--vocab",
                   str(SAMPLE_VOCAB_FILE), "--output_dir", str(tmp_path / "model"), "--config", "tiny",
@@ -117,6 +120,7 @@ def test_pretrain_recipe_applies_the_paper_settings_and_user_overrides(tmp_path)
     assert metadata["learning_rate"] == 5e-4 and metadata["num_steps"] == 2 and metadata["warmup_steps"] == 10000
 
 
+@pytest.mark.slow
 def test_ner_recipe_then_export_then_predict_prints_entities(tmp_path):
     from electra_tf.text import WordPieceTokenizer
     from tests.test_case import tiny_config, write_gazetteer_ner
@@ -142,6 +146,7 @@ def test_ner_recipe_then_export_then_predict_prints_entities(tmp_path):
     assert all(f"{entity_type}:{entity_text}" in table for entity_type, entity_text in entities)
 
 
+@pytest.mark.slow
 def test_squad_recipe_then_export_then_predict_prints_the_answer(tmp_path):
     from electra_tf.text import WordPieceTokenizer
     from tests.test_case import tiny_config, write_fact_squad

@@ -145,6 +145,7 @@ def test_vocabulary_and_architecture_mismatches_are_refused(tmp_path):
         hf.load_classifier(FIXTURES / "discriminator")
 
 
+@pytest.mark.slow
 def test_convert_command_writes_a_model_directory_that_fine_tuning_loads(tmp_path):
     import subprocess
     import sys

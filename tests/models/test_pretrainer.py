@@ -157,7 +157,8 @@ def test_mirrored_strategy_matches_one_device(two_device_strategy):
 
 
 @pytest.mark.parametrize("policy, jit_compile", [
-    ("float32", True), ("mixed_bfloat16", False), ("mixed_float16", False), ("mixed_bfloat16", True)])
+    ("float32", True), ("mixed_bfloat16", False), ("mixed_float16", False),
+    pytest.param("mixed_bfloat16", True, marks=pytest.mark.slow)])
 def test_trains_under_xla_and_mixed_precision(policy, jit_compile):
     keras.mixed_precision.set_global_policy(policy)
     try:
@@ -174,7 +175,7 @@ def test_trains_under_xla_and_mixed_precision(policy, jit_compile):
 
 @pytest.mark.parametrize("jit_compile, accumulation, optimizer", [
     (False, 4, lambda: keras.optimizers.SGD(0.1)),
-    (True, 4, lambda: keras.optimizers.SGD(0.1)),
+    pytest.param(True, 4, lambda: keras.optimizers.SGD(0.1), marks=pytest.mark.slow),
     # Adam is not linear in the gradient: the embedding tables' repeated rows must be summed before
     # the update with accumulation (which sums micro-batches densely) and without it alike.
     (False, 2, lambda: create_optimizer(1e-2, num_train_steps=10, warmup_steps=0))])

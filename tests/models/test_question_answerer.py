@@ -105,6 +105,7 @@ def test_save_and_load_and_start_from_a_pretrained_model(tmp_path):
         _reader(head="pointer")
 
 
+@pytest.mark.slow
 def test_trains_and_predicts_the_beam_under_xla_in_mixed_precision():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:

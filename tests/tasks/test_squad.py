@@ -50,6 +50,7 @@ def _finetune(pretrained, tmp_path, version: str):
     return dev, results
 
 
+@pytest.mark.slow
 def test_squad11_beats_the_overlap_baseline_and_its_file_scores_as_results(pretrained, tmp_path):
     dev, results = _finetune(pretrained, tmp_path, "1.1")
     scores, baseline = results["median"]["dev"], baseline_scores(dev, "1.1")

@@ -31,6 +31,7 @@ def pretrained(tmp_path_factory):
     return directory
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (GLUE / "SST-2").is_dir(), reason="needs the shared GLUE data")
 def test_sst2_beats_the_majority_class(pretrained, tmp_path):
     results = run_finetuning(GlueFinetuning("sst2", data_dir=GLUE), FinetuningJob(
@@ -44,6 +45,7 @@ def test_sst2_beats_the_majority_class(pretrained, tmp_path):
     assert saved_model.preprocessor.sequence_length == 64  # the fine-tuning length is saved with the model
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (GLUE / "STS-B").is_dir(), reason="needs the shared GLUE data")
 def test_stsb_regression_correlates(pretrained, tmp_path):
     # A larger LR than the paper's 3e-4: the test's few hundred steps must also move the head to the 0-5 scale.
@@ -68,6 +70,7 @@ def _synthetic_sst2(root: pathlib.Path) -> None:
         "index\tsentence\n" + "".join(f"{i}\t{text}\n" for i, (text, _) in enumerate(rows[800:])))
 
 
+@pytest.mark.slow
 def test_several_seeds_report_the_median_and_write_leaderboard_predictions(pretrained, tmp_path):
     _synthetic_sst2(tmp_path / "glue")
     results = run_finetuning(GlueFinetuning("sst2", data_dir=tmp_path / "glue"), FinetuningJob(

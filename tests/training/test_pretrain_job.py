@@ -51,6 +51,7 @@ def test_a_larger_num_steps_continues_a_finished_run(tmp_path, capsys):
     assert int(continued.optimizer.iterations) == 4
 
 
+@pytest.mark.slow
 def test_continued_pretraining_starts_from_the_model_with_a_fresh_schedule(tmp_path):
     first = run_pretraining(_job(tmp_path / "first", num_steps=2), verbose=0)
     continued = ElectraPretrainer.from_pretrained(tmp_path / "first")
@@ -62,6 +63,7 @@ def test_continued_pretraining_starts_from_the_model_with_a_fresh_schedule(tmp_p
     assert second.config.hidden_size == first.config.hidden_size
 
 
+@pytest.mark.slow
 def test_continued_pretraining_refuses_another_vocabulary(tmp_path):
     run_pretraining(_job(tmp_path / "first", num_steps=2), verbose=0)
     other_vocab = tmp_path / "vocab.txt"
@@ -71,6 +73,7 @@ def test_continued_pretraining_refuses_another_vocabulary(tmp_path):
                              init_from=str(tmp_path / "first")), verbose=0)
 
 
+@pytest.mark.slow
 def test_a_corrupt_checkpoint_is_reported(tmp_path):
     run_pretraining(_job(tmp_path, num_steps=2), verbose=0)
     (tmp_path / "checkpoints" / "step-2" / "model.weights.h5").write_bytes(b"not an h5 file")
@@ -97,6 +100,7 @@ def test_learns_a_vocabulary_when_none_is_given(tmp_path, capsys):
     assert vocabulary[0] == "[PAD]" and vocabulary[100:104] == ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
+@pytest.mark.slow
 def test_a_mixed_precision_run_trains_in_it_and_gives_the_caller_its_policy_back(tmp_path):
     import keras
 
@@ -124,6 +128,7 @@ def test_the_checkpoint_interval_divides_the_run_and_its_start():
     assert checkpoint_interval(13, 5) == 1
 
 
+@pytest.mark.slow
 def test_resuming_with_other_settings_is_refused_naming_them(tmp_path, capsys):
     run_pretraining(_job(tmp_path, num_steps=2), verbose=0)
     with pytest.raises(ValueError) as refused:
@@ -136,6 +141,7 @@ def test_resuming_with_other_settings_is_refused_naming_them(tmp_path, capsys):
     run_pretraining(_job(tmp_path, num_steps=6, batch_size=8, force=True), verbose=0)  # knowingly
 
 
+@pytest.mark.slow
 def test_a_corrupt_newest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys):
     run_pretraining(_job(tmp_path, num_steps=4), verbose=0)
     (tmp_path / "checkpoints" / "step-4" / "model.weights.h5").write_bytes(b"not an h5 file")
