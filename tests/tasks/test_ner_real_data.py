@@ -30,7 +30,7 @@ def most_frequent_tag_f1(task: NerFinetuning, split: str) -> float:
 
 
 STEPS = {"wnut17": 2000, "conll2003": 3000}
-MARGIN = 5.0  # F1 points above the baseline on dev; on test, above it (WNUT-17's test entities are new ones)
+MARGIN = 1.2  # dev F1 at least 1.2 x the baseline's; test F1 above it (WNUT-17's test entities are new ones)
 
 
 @pytest.mark.slow
@@ -59,6 +59,6 @@ def test_a_small_pretrained_model_beats_the_most_frequent_tag(dataset, tmp_path)
     baseline = {split: most_frequent_tag_f1(task, split) for split in ("dev", "test")}
     print(f"{dataset}: entity F1 dev {f1['dev']:.2f} test {f1['test']:.2f}; most frequent tag dev "
           f"{baseline['dev']:.2f} test {baseline['test']:.2f}")
-    assert f1["dev"] > baseline["dev"] + MARGIN and f1["test"] > baseline["test"]
+    assert f1["dev"] > MARGIN * baseline["dev"] and f1["test"] > baseline["test"]
 
 
