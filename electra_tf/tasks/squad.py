@@ -33,22 +33,26 @@ _ENCODE_BATCH = 256  # questions tokenized and windowed at a time
 class QaFeatures:
     """The windows of a split: model inputs [N, L]; for training, the labelled span positions and
     `is_impossible` [N]; and how many answerable questions have no span of whole pieces that reads back as
-    their answer (`unrecoverable`: an answer that starts or ends inside a piece, as "1895" in "1895s")."""
+    their answer (`unrecoverable`: an answer that starts or ends inside a piece, as "1895" in "1895s"); and how
+    many questions were longer than `max_question_length` pieces (`questions_cut`: cut to it, as the original
+    does, so that every window keeps room for context)."""
 
     inputs: dict[str, np.ndarray]
     labels: dict[str, np.ndarray]
     unrecoverable: int
+    questions_cut: int
 
 
 def qa_features(preprocessor: QuestionAnsweringPreprocessor, data: QaSplit) -> QaFeatures:
     """Windows and span labels for every question of `data` (each labelled with its first answer)."""
     inputs = {key: [] for key in INPUT_KEYS}
     labels = {"start_positions": [], "end_positions": [], "is_impossible": []}
-    unrecoverable = 0
+    unrecoverable = questions_cut = 0
     for first in range(0, len(data), _ENCODE_BATCH):
         examples = data.examples[first:first + _ENCODE_BATCH]
         windows = preprocessor.encode([example.question for example in examples],
                                       [example.context for example in examples])
+        questions_cut += int(np.sum(windows["question_pieces"].numpy() > preprocessor.max_question_length))
         spans = []
         for example, starts, ends in zip(examples, windows["piece_starts"].numpy(), windows["piece_ends"].numpy()):
             span = None if example.is_impossible else answer_piece_span(
@@ -70,7 +74,8 @@ def qa_features(preprocessor: QuestionAnsweringPreprocessor, data: QaSplit) -> Q
         for key in INPUT_KEYS:
             inputs[key].append(windows[key].numpy())
     return QaFeatures({key: np.concatenate(value) for key, value in inputs.items()},
-                      {key: np.array(value, np.int32) for key, value in labels.items()}, unrecoverable)
+                      {key: np.array(value, np.int32) for key, value in labels.items()}, unrecoverable,
+                      questions_cut)
 
 
 def _reads_back(example, span: tuple[int, int], starts: np.ndarray, ends: np.ndarray) -> bool:
@@ -178,4 +183,5 @@ class SquadFinetuning:
                 "train_questions": len(self.train), "dev_questions": len(self.dev),
                 "skipped": {"train": self.train.skipped, "dev": self.dev.skipped},
                 **({"train_windows": len(features.labels["is_impossible"]),
-                    "train_unrecoverable_answers": features.unrecoverable} if features else {})}
+                    "train_unrecoverable_answers": features.unrecoverable,
+                    "train_questions_cut": features.questions_cut} if features else {})}

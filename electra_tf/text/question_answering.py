@@ -77,11 +77,13 @@ class QuestionAnsweringPreprocessor(TokenizingLayer):
             A dict: the model inputs (`token_ids`, `segment_ids`, `padding_mask`, [N, L]); per window [N]:
             `window_example` (its example), `window_start` (its first context piece), `context_offset` (the
             position of that piece); `max_context` [N, L] (the context positions decoded in this window); and
-            per example [B, (P)]: `piece_starts`, `piece_ends` (byte spans in the context).
+            per example [B, (P)]: `piece_starts`, `piece_ends` (byte spans in the context); and per example
+            [B]: `question_pieces` (the question's pieces before the cut to `max_question_length`).
         """
         questions = tf.reshape(tf.convert_to_tensor(questions, tf.string), [-1])
         contexts = tf.reshape(tf.convert_to_tensor(contexts, tf.string), [-1])
-        question_ids = self.tokenizer.tokenize(questions)[:, :self.max_question_length]
+        whole_question_ids = self.tokenizer.tokenize(questions)
+        question_ids = whole_question_ids[:, :self.max_question_length]
         context_ids, piece_starts, piece_ends = self.tokenizer.tokenize_with_offsets(contexts)
         question_lengths = question_ids.row_lengths()
         window_size = self.sequence_length - 3 - question_lengths  # [B]
@@ -114,7 +116,8 @@ class QuestionAnsweringPreprocessor(TokenizingLayer):
         return {**dict(zip(INPUT_KEYS, (token_ids, segment_ids, padding_mask))),
                 "window_example": example, "window_start": start, "context_offset": context_offset,
                 "max_context": tf.cast(max_context, tf.bool),
-                "piece_starts": piece_starts, "piece_ends": piece_ends}
+                "piece_starts": piece_starts, "piece_ends": piece_ends,
+                "question_pieces": whole_question_ids.row_lengths()}
 
     def call(self, inputs):
         questions, contexts = inputs

@@ -6,7 +6,7 @@ import string
 import numpy as np
 import pytest
 
-from electra_tf.data.squad import read_squad
+from electra_tf.data.squad import QaExample, QaSplit, read_squad
 from electra_tf.tasks.squad import qa_features
 from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
 from electra_tf.text.question_answering import QuestionAnsweringPreprocessor, answer_piece_span
@@ -75,6 +75,24 @@ def test_windows_and_max_context_match_the_original(letter_tokenizer):
 def test_a_question_with_no_room_for_context_is_refused(letter_tokenizer):
     with pytest.raises(ValueError, match="leaves no room for context"):
         QuestionAnsweringPreprocessor(letter_tokenizer, sequence_length=64, max_question_length=64)
+
+
+def test_a_question_longer_than_the_window_is_cut_counted_and_still_answerable(letter_tokenizer):
+    preprocessor = QuestionAnsweringPreprocessor(letter_tokenizer, sequence_length=16, max_question_length=4,
+                                                 doc_stride=4)
+    long_question = " ".join(LETTERS[:20])  # 20 pieces: more than the whole window
+    context = "x y z q r s t u v w"
+    split = QaSplit([QaExample("long", long_question, context, ("t u",), (12,)),
+                     QaExample("short", "a b", context, ("t u",), (12,))], source="test", version="1.1")
+    features = qa_features(preprocessor, split)
+    assert features.questions_cut == 1  # only the long one
+    window_example = preprocessor.encode([long_question], [context])["window_example"].numpy()
+    token_ids, starts, ends = (features.inputs["token_ids"], features.labels["start_positions"],
+                               features.labels["end_positions"])
+    answer_ids = list(letter_tokenizer.tokenize("t u").numpy())
+    labelled = [list(token_ids[w, starts[w]:ends[w] + 1]) for w in range(len(window_example)) if starts[w]]
+    assert labelled and all(ids == answer_ids for ids in labelled)  # the cut question leaves the answer labelled
+    assert features.unrecoverable == 0
 
 
 @pytest.mark.parametrize("context, answer", [
