@@ -12,6 +12,7 @@ import os
 from typing import Any, ClassVar
 
 import keras
+import tensorflow as tf
 
 from electra_tf.config import ElectraConfig
 from electra_tf.inputs import ANY_LENGTH_INPUTS
@@ -37,6 +38,38 @@ class PretrainedModel(keras.Model):
     def settings(self) -> dict[str, Any]:
         """The constructor arguments besides `config` that a saved model is rebuilt with."""
         return {}
+
+    # --- `model.fit` under MultiWorkerMirroredStrategy (TF 2.21 / Keras 3.15; keras-team/keras#20585) ---
+    # Keras's trainer fails there at the first step for two reasons, both handled here for every model:
+    # it builds the model from the first batch averaged across replicas (an eager cross-worker reduce of a
+    # PerReplica batch, which raises), and it averages the step's logs across workers along axis 0, which a
+    # scalar log does not have. One local replica's batch builds the model just as well (only shapes matter),
+    # and a log of shape [1] averages to the same number.
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if iterator is None or not isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        for _, _, batches in iterator:
+            data_batch = tf.nest.map_structure(self._one_replicas_value, next(batches))
+            break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    def _one_replicas_value(self, value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return self.distribute_strategy.experimental_local_results(value)[0]
+        return value
+
+    def step_logs(self, logs: dict[str, Any]) -> dict[str, Any]:
+        """A train or test step's logs in a form every strategy can average across replicas."""
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return {name: tf.reshape(value, [-1]) for name, value in logs.items()}
+        return logs
+
+    def train_step(self, data):
+        return self.step_logs(super().train_step(data))
+
+    def test_step(self, data):
+        return self.step_logs(super().test_step(data))
 
     def task_info(self) -> dict[str, Any]:
         """What `task.json` records."""

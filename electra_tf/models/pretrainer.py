@@ -266,7 +266,7 @@ class ElectraPretrainer(PretrainedModel):
         # Every replica adds its share times the replica count with weight 1, so the cross-replica
         # mean over steps is the global loss.
         self.loss_tracker.update_state(loss_share * num_replicas)
-        return {metric.name: metric.result() for metric in self.metrics}
+        return self.step_logs({metric.name: metric.result() for metric in self.metrics})
 
     def _update_token_metrics(self, output: PretrainingOutput, mlm_losses: tf.Tensor, rtd_losses: tf.Tensor) -> None:
         self.mlm_loss_tracker.update_state(mlm_losses, sample_weight=output.weights)

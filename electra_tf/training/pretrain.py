@@ -13,6 +13,7 @@ import pathlib
 from typing import Sequence
 
 import keras
+import tensorflow as tf
 
 from electra_tf.config import ElectraConfig
 from electra_tf.data.pretraining import CorpusSource, corpus_documents, pretraining_dataset
@@ -83,21 +84,22 @@ def run_pretraining(job: PretrainingJob, verbose: int | None = None,
     `callbacks` are added to the run's own (their epochs are checkpoint intervals).
     """
     verbose = progress_verbosity() if verbose is None else verbose
+    # First: a multi-worker strategy must configure collective ops before TensorFlow initialises its context.
+    strategy = get_strategy(job.strategy)
     output_dir = pathlib.Path(job.output_dir)
     _check_run_settings(job, output_dir)
     keras.utils.set_random_seed(job.seed)
     caller_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(job.mixed_precision or "float32")
     try:
-        return _train(job, output_dir, verbose, callbacks)
+        return _train(job, strategy, output_dir, verbose, callbacks)
     finally:  # the policy only applies to the models this run builds
         keras.mixed_precision.set_global_policy(caller_policy)
 
 
-def _train(job: PretrainingJob, output_dir: pathlib.Path, verbose: int,
+def _train(job: PretrainingJob, strategy: tf.distribute.Strategy, output_dir: pathlib.Path, verbose: int,
            callbacks: Sequence[keras.callbacks.Callback]) -> ElectraPretrainer:
     tokenizer = _tokenizer(job, output_dir)
-    strategy = get_strategy(job.strategy)
     with strategy.scope():
         pretrainer = _initial_model(job, tokenizer)
         pretrainer.compile(optimizer=create_optimizer(job.learning_rate, job.num_steps, job.warmup),
