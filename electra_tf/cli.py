@@ -52,6 +52,10 @@ flags.DEFINE_enum("mixed_precision", None, ["mixed_bfloat16", "mixed_float16"], 
 flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
 flags.DEFINE_integer("grad_accum_steps", 1, "Micro-batches per update: same update, less activation memory.")
 flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints (a rerun resumes from the newest).")
+flags.DEFINE_string("checkpoint_dir", None, "Where checkpoints go (default: --output_dir/checkpoints); any path "
+                    "TensorFlow can write, e.g. gs://bucket/run or shared storage for a multi-host run.")
+flags.DEFINE_string("tpu", None, "With --strategy tpu: the TPU's name or grpc:// address (default: the local TPU "
+                    "of a Cloud TPU VM).")
 # --- build-data ---
 flags.DEFINE_integer("num_shards", 10, "TFRecord files to write.")
 # --- finetune glue ---
@@ -128,6 +132,7 @@ def _require(*names: str) -> None:
 
 
 def pretrain(argv: list[str]) -> None:
+    from electra_tf.training.checkpoints import PREEMPTED_EXIT_CODE, Preempted
     from electra_tf.training.pretrain import PretrainingJob, run_pretraining  # imports TensorFlow
 
     del argv
@@ -135,14 +140,19 @@ def pretrain(argv: list[str]) -> None:
     config = None
     if not FLAGS.init_from:
         config = _config_flag()
-    run_pretraining(PretrainingJob(
+    job = PretrainingJob(
         source=_corpus_source(), output_dir=FLAGS.output_dir, config=config, mask_prob=FLAGS.mask_prob,
         vocab=FLAGS.vocab, learn_vocab_size=FLAGS.learn_vocab_size, init_from=FLAGS.init_from,
         num_steps=FLAGS.num_steps, batch_size=FLAGS.batch_size, seq_len=FLAGS.seq_len,
         learning_rate=FLAGS.learning_rate, warmup_steps=FLAGS.warmup_steps, lowercase=FLAGS.lowercase,
         strategy=FLAGS.strategy, mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile,
-        grad_accum_steps=FLAGS.grad_accum_steps, checkpoint_every=FLAGS.checkpoint_every, seed=FLAGS.seed,
-        force=FLAGS.force))
+        grad_accum_steps=FLAGS.grad_accum_steps, checkpoint_every=FLAGS.checkpoint_every,
+        checkpoint_dir=FLAGS.checkpoint_dir, tpu_address=FLAGS.tpu, seed=FLAGS.seed, force=FLAGS.force)
+    try:
+        run_pretraining(job)
+    except Preempted as preempted:
+        print(f"electra-tf pretrain: {preempted}", file=sys.stderr)
+        sys.exit(PREEMPTED_EXIT_CODE)
     print(f"Saved the pre-trained model to {os.path.abspath(FLAGS.output_dir)}")
 
 
@@ -293,8 +303,8 @@ COMMANDS = {
     "pretrain": Command(pretrain, "Pre-train ELECTRA (a generator and a discriminator) on a corpus; rerun to resume.",
                         ("config", *_CORPUS, "vocab", "learn_vocab_size", "lowercase", "output_dir", "init_from",
                          "num_steps", "batch_size", "seq_len", "learning_rate", "warmup_steps", "mask_prob",
-                         "strategy", "mixed_precision", "jit_compile", "grad_accum_steps", "checkpoint_every",
-                         "seed", "force")),
+                         "strategy", "tpu", "mixed_precision", "jit_compile", "grad_accum_steps",
+                         "checkpoint_every", "checkpoint_dir", "seed", "force")),
     "build-data": Command(build_data, "Tokenize a corpus once into TFRecord shards for pre-training.",
                           (*_CORPUS, "vocab", "lowercase", "output_dir", "seq_len", "num_shards", "seed")),
     "finetune glue": Command(finetune_glue, "Fine-tune a model directory on a GLUE task with the paper's recipe.",

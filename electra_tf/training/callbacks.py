@@ -1,95 +1,19 @@
-"""Keras callbacks for long runs: resumable checkpoints and throughput in the progress bar."""
+"""Keras callbacks for training runs: throughput in the progress bar, the best epoch on dev, an exact step count
+(checkpoints are in `electra_tf.training.checkpoints`)."""
 
 from __future__ import annotations
 
-import json
-import pathlib
 import sys
 import time
 
 import keras
 import numpy as np
 
-STATE_FILE = "state.json"
-
 
 def progress_verbosity() -> int:
     """Keras's `verbose`: the progress bar on a terminal; one line per epoch otherwise, so that a redirected
     log of a long run stays readable."""
     return 1 if sys.stdout.isatty() else 2
-
-
-class ResumableCheckpoint(keras.callbacks.Callback):
-    """Saves everything a run needs to continue exactly, every epoch (= `steps_per_epoch` steps).
-
-    A checkpoint is `checkpoints/step-<N>/`: `model.weights.h5` (model *and* optimizer state: moments, step
-    counter), the random-number-generator states of dropout layers (Keras leaves them out of the weights), and
-    `state.json` with the number of batches consumed, so the input pipeline can skip them. The newest `keep`
-    checkpoints are kept. `restore_latest` loads the newest into a freshly built model.
-
-    Args:
-        directory: str or path. The run's `checkpoints/` folder.
-        steps_per_epoch: int. Batches per Keras epoch: the checkpoint interval.
-        keep: int. Checkpoints kept. Defaults to `2`.
-    """
-
-    def __init__(self, directory: str | pathlib.Path, steps_per_epoch: int, keep: int = 2):
-        super().__init__()
-        self.directory = pathlib.Path(directory)
-        self.steps_per_epoch = steps_per_epoch
-        self.keep = keep
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        step = (epoch + 1) * self.steps_per_epoch
-        path = self.directory / f"step-{step}"
-        path.mkdir(parents=True, exist_ok=True)
-        self.model.save_weights(path / "model.weights.h5", overwrite=True)
-        np.savez(path / "rng_states.npz", *[v.numpy() for v in _rng_states(self.model)])
-        # Written last: a checkpoint without it is incomplete (interrupted while saving) and is ignored.
-        (path / STATE_FILE).write_text(json.dumps({"step": step}))
-        for old in checkpoints(self.directory)[:-self.keep]:
-            for file in old.iterdir():
-                file.unlink()
-            old.rmdir()
-
-
-def checkpoints(directory: str | pathlib.Path) -> list[pathlib.Path]:
-    """Complete checkpoints in `directory`, oldest first."""
-    directory = pathlib.Path(directory)
-    found = [p for p in directory.glob("step-*") if (p / STATE_FILE).is_file()] if directory.is_dir() else []
-    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
-
-
-def restore_latest(model: keras.Model, directory: str | pathlib.Path) -> int:
-    """Loads the newest intact checkpoint into a compiled `model`; returns its step (0 when there is none).
-
-    A newest checkpoint that cannot be read is reported and the one before it is used.
-
-    Raises:
-        ValueError: no checkpoint can be read (corrupt, or not of this model).
-    """
-    found = checkpoints(directory)
-    if not found:
-        return 0
-    model.optimizer.build(model.trainable_variables)  # its variables must exist to receive the saved state
-    errors = []
-    for path in reversed(found):
-        try:
-            model.load_weights(path / "model.weights.h5")
-            states = np.load(path / "rng_states.npz")
-        except (OSError, ValueError) as error:
-            errors.append(f"{path}: {error}")
-            print(f"Checkpoint {path} is corrupt or does not match this model ({error}); trying an older one.")
-            continue
-        for variable, key in zip(_rng_states(model), sorted(states.files, key=lambda k: int(k.split("_")[1]))):
-            variable.assign(states[key])
-        return json.loads((path / STATE_FILE).read_text())["step"]
-    raise ValueError("No checkpoint could be restored: every one is corrupt or does not match this model: "
-                     + "; ".join(errors))
-
-
-def _rng_states(model: keras.Model) -> list[keras.Variable]:
-    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
 
 
 class Throughput(keras.callbacks.Callback):

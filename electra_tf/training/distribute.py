@@ -29,7 +29,12 @@ def get_strategy(name: str = "default", tpu_address: str | None = None) -> tf.di
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address or "")
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address or "")
+        except (ValueError, OSError, tf.errors.NotFoundError) as error:  # OSError: no metadata server (not on GCE)
+            raise ValueError(f"--strategy tpu: no TPU found{f' at {tpu_address!r}' if tpu_address else ''} "
+                             f"({error}). On a Cloud TPU VM the local TPU is found without --tpu_address; "
+                             "elsewhere give the TPU's name or grpc:// address.") from None
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
@@ -47,3 +52,14 @@ def input_pipeline_of(strategy: tf.distribute.Strategy) -> tuple[int, int]:
     hosts = [("chief", i) for i in range(len(cluster.get("chief", [])))]
     hosts += [("worker", i) for i in range(len(cluster.get("worker", [])))]
     return max(len(hosts), 1), hosts.index((resolver.task_type, resolver.task_id)) if hosts else 0
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run's outputs: always, except on the non-chief workers of a multi-worker
+    cluster (the chief is task `chief`, or worker 0 when the cluster has none)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()

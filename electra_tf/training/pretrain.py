@@ -2,14 +2,19 @@
 
 Running the same job again on the same `output_dir` resumes from its newest checkpoint (same step, model,
 optimizer and random states, and the data position: the input skips the batches already consumed); a larger
-`num_steps` continues a finished run.
+`num_steps` continues a finished run. On SIGTERM (a preemption) the run saves a checkpoint at the current step
+and raises `Preempted`. Under multi-worker training only the chief writes into `output_dir`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
 import pathlib
+import shutil
+import tempfile
 from typing import Sequence
 
 import keras
@@ -21,8 +26,9 @@ from electra_tf.models.directory import load_weights, read_config
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text.tokenizer import (VOCAB_FILE, WordPieceTokenizer, learn_vocabulary, load_tokenizer,
                                        special_token_ids, write_vocabulary)
-from electra_tf.training.callbacks import ResumableCheckpoint, Throughput, progress_verbosity, restore_latest
-from electra_tf.training.distribute import get_strategy, input_pipeline_of
+from electra_tf.training.callbacks import StopAfterSteps, Throughput, progress_verbosity
+from electra_tf.training.checkpoints import Preempted, StepCheckpoint, restore_latest
+from electra_tf.training.distribute import get_strategy, input_pipeline_of, is_chief
 from electra_tf.training.optimization import create_optimizer
 from electra_tf.training.recipes import PRETRAINING_WARMUP_PROPORTION
 
@@ -49,16 +55,23 @@ class PretrainingJob:
     warmup_steps: int | None = None  # default: the paper's share of the run (1%: 10k of 1M steps)
     lowercase: bool = True
     strategy: str = "default"
+    tpu_address: str | None = None  # --strategy tpu: a TPU name or grpc:// address; None: the TPU VM's own
     mixed_precision: str | None = None  # "mixed_bfloat16" or "mixed_float16"
     jit_compile: bool = False
     grad_accum_steps: int = 1  # micro-batches per update: batch_size is split, not multiplied
-    checkpoint_every: int = 1000  # steps between checkpoints (and epoch log lines), at most
+    checkpoint_every: int = 1000  # steps between checkpoints (and epoch log lines)
+    checkpoint_dir: str | None = None  # default: output_dir/checkpoints; any tf.io.gfile path (gs://...)
     seed: int = 0
     force: bool = False  # resume even if the output directory was started with other settings
 
     def __post_init__(self) -> None:
         if self.config is None and not self.init_from:
             raise ValueError("A pre-training job needs a config, or a model directory to continue (init_from).")
+
+    @property
+    def checkpoints(self) -> str:
+        """Where the run's checkpoints are (shared storage for a multi-host run)."""
+        return self.checkpoint_dir or os.path.join(self.output_dir, CHECKPOINT_DIR)
 
     @property
     def warmup(self) -> int:
@@ -71,7 +84,7 @@ class PretrainingJob:
         """What a resumed run must share with the run that started the output directory (`num_steps` may grow;
         the device setup, strategy, precision and checkpoint interval may change)."""
         changeable = {"output_dir", "num_steps", "strategy", "mixed_precision", "jit_compile", "checkpoint_every",
-                      "force"}
+                      "checkpoint_dir", "tpu_address", "force"}
         settings = {key: value for key, value in dataclasses.asdict(self).items() if key not in changeable}
         return json.loads(json.dumps(settings, default=str))
 
@@ -85,7 +98,7 @@ def run_pretraining(job: PretrainingJob, verbose: int | None = None,
     """
     verbose = progress_verbosity() if verbose is None else verbose
     # First: a multi-worker strategy must configure collective ops before TensorFlow initialises its context.
-    strategy = get_strategy(job.strategy)
+    strategy = get_strategy(job.strategy, job.tpu_address)
     output_dir = pathlib.Path(job.output_dir)
     _check_run_settings(job, output_dir)
     keras.utils.set_random_seed(job.seed)
@@ -99,45 +112,45 @@ def run_pretraining(job: PretrainingJob, verbose: int | None = None,
 
 def _train(job: PretrainingJob, strategy: tf.distribute.Strategy, output_dir: pathlib.Path, verbose: int,
            callbacks: Sequence[keras.callbacks.Callback]) -> ElectraPretrainer:
-    tokenizer = _tokenizer(job, output_dir)
-    with strategy.scope():
-        pretrainer = _initial_model(job, tokenizer)
-        pretrainer.compile(optimizer=create_optimizer(job.learning_rate, job.num_steps, job.warmup),
-                           jit_compile=job.jit_compile)
-        step = restore_latest(pretrainer, output_dir / CHECKPOINT_DIR)
-    if step:
-        print(f"Resumed from step {step} (checkpoint in {output_dir / CHECKPOINT_DIR}).")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / RUN_SETTINGS_FILE).write_text(json.dumps(job.run_settings(), indent=2) + "\n")
-    steps_per_epoch = checkpoint_interval(job.num_steps, job.checkpoint_every, step)
-    if steps_per_epoch != min(job.checkpoint_every, job.num_steps):
-        print(f"Checkpoints every {steps_per_epoch} steps: {job.checkpoint_every} does not divide the run's "
-              f"{job.num_steps} steps{f' from step {step}' if step else ''}.")
-    if job.seq_len > pretrainer.config.max_position_embeddings:
-        raise ValueError(f"seq_len {job.seq_len} exceeds max_position_embeddings "
-                         f"{pretrainer.config.max_position_embeddings}.")
-    num_workers, worker_index = input_pipeline_of(strategy)
-    dataset = pretraining_dataset(job.source, tokenizer, max_length=job.seq_len, batch_size=job.batch_size,
-                                  seed=job.seed, num_workers=num_workers, worker_index=worker_index,
-                                  skip_batches=step)
-    history = pretrainer.fit(
-        dataset, initial_epoch=step // steps_per_epoch, epochs=job.num_steps // steps_per_epoch,
-        steps_per_epoch=steps_per_epoch, shuffle=False, verbose=verbose,
-        callbacks=[Throughput(),
-                   ResumableCheckpoint(output_dir / CHECKPOINT_DIR, steps_per_epoch),
-                   keras.callbacks.TensorBoard(str(output_dir / "logs")), *callbacks])
-    pretrainer.save_pretrained(output_dir, tokenizer)
-    _write_metadata(output_dir, job, history.history, checkpoint_every=steps_per_epoch)
-    return pretrainer
-
-
-def checkpoint_interval(num_steps: int, checkpoint_every: int, start_step: int = 0) -> int:
-    """The longest interval of at most `checkpoint_every` steps that divides both the run and the step it starts
-    from, so that checkpoints (Keras epochs) line up with both."""
-    interval = min(checkpoint_every, num_steps)
-    while num_steps % interval or start_step % interval:
-        interval -= 1
-    return interval
+    chief = is_chief(strategy)
+    # Every worker writes what the chief writes (saving may need them all), the others into a scratch folder.
+    write_dir = output_dir if chief else pathlib.Path(tempfile.mkdtemp(prefix="electra_tf_worker_"))
+    try:
+        tokenizer = _tokenizer(job, output_dir, write_dir)
+        with strategy.scope():
+            pretrainer = _initial_model(job, tokenizer)
+            pretrainer.compile(optimizer=create_optimizer(job.learning_rate, job.num_steps, job.warmup),
+                               jit_compile=job.jit_compile)
+            step = restore_latest(pretrainer, job.checkpoints)
+        if step:
+            print(f"Resumed from step {step} (checkpoint in {job.checkpoints}).")
+        write_dir.mkdir(parents=True, exist_ok=True)
+        (write_dir / RUN_SETTINGS_FILE).write_text(json.dumps(job.run_settings(), indent=2) + "\n")
+        if job.seq_len > pretrainer.config.max_position_embeddings:
+            raise ValueError(f"seq_len {job.seq_len} exceeds max_position_embeddings "
+                             f"{pretrainer.config.max_position_embeddings}.")
+        num_workers, worker_index = input_pipeline_of(strategy)
+        dataset = pretraining_dataset(job.source, tokenizer, max_length=job.seq_len, batch_size=job.batch_size,
+                                      seed=job.seed, num_workers=num_workers, worker_index=worker_index,
+                                      skip_batches=step)
+        # A Keras epoch is a logging interval of `checkpoint_every` steps; checkpoints count steps themselves.
+        interval, first_epoch = min(job.checkpoint_every, job.num_steps), step // job.checkpoint_every
+        checkpoint = StepCheckpoint(job.checkpoints, job.checkpoint_every, start_step=step, last_step=job.num_steps,
+                                    is_chief=chief)
+        with checkpoint.handling_sigterm():
+            history = pretrainer.fit(
+                dataset, initial_epoch=first_epoch, epochs=first_epoch + math.ceil((job.num_steps - step) / interval),
+                steps_per_epoch=interval, shuffle=False, verbose=verbose,
+                callbacks=[Throughput(), StopAfterSteps(job.num_steps - step), checkpoint,
+                           keras.callbacks.TensorBoard(str(write_dir / "logs")), *callbacks])
+        if checkpoint.preempted_at is not None:
+            raise Preempted(checkpoint.preempted_at)
+        pretrainer.save_pretrained(write_dir, tokenizer)
+        _write_metadata(write_dir, job, history.history)
+        return pretrainer
+    finally:
+        if not chief:
+            shutil.rmtree(write_dir, ignore_errors=True)
 
 
 def _check_run_settings(job: PretrainingJob, output_dir: pathlib.Path) -> None:
@@ -153,8 +166,9 @@ def _check_run_settings(job: PretrainingJob, output_dir: pathlib.Path) -> None:
                          + "). Use another output directory, or force to resume with the new settings.")
 
 
-def _tokenizer(job: PretrainingJob, output_dir: pathlib.Path) -> WordPieceTokenizer:
-    """The job's vocabulary: given, inherited from `init_from`, or learned from the corpus once."""
+def _tokenizer(job: PretrainingJob, output_dir: pathlib.Path, write_dir: pathlib.Path) -> WordPieceTokenizer:
+    """The job's vocabulary: given, inherited from `init_from`, or learned from the corpus once (written into
+    `write_dir`; a resumed run reads it from `output_dir`)."""
     if job.init_from:
         inherited = load_tokenizer(job.init_from)
         if job.vocab and WordPieceTokenizer(job.vocab).vocabulary != inherited.vocabulary:
@@ -170,6 +184,7 @@ def _tokenizer(job: PretrainingJob, output_dir: pathlib.Path) -> WordPieceTokeni
         print(f"Learning a {job.learn_vocab_size}-token vocabulary from the corpus ...")
         lines = (line for document in corpus_documents(job.source) for line in document)
         vocabulary = learn_vocabulary(lines, job.learn_vocab_size, lowercase=job.lowercase)
+        learned = write_dir / VOCAB_FILE
         write_vocabulary(vocabulary, learned)
         if len(vocabulary) != job.learn_vocab_size:
             print(f"Learned {len(vocabulary)} tokens, not {job.learn_vocab_size}: the corpus has too few word pieces "
@@ -191,10 +206,9 @@ def _initial_model(job: PretrainingJob, tokenizer: WordPieceTokenizer) -> Electr
     return pretrainer
 
 
-def _write_metadata(output_dir: pathlib.Path, job: PretrainingJob, history: dict[str, list[float]],
-                    checkpoint_every: int) -> None:
+def _write_metadata(output_dir: pathlib.Path, job: PretrainingJob, history: dict[str, list[float]]) -> None:
     settings = {k: v for k, v in dataclasses.asdict(job).items() if k != "config"}
     metadata = {"job": settings,
-                "used": {"warmup_steps": job.warmup, "checkpoint_every": checkpoint_every},  # as derived for the run
+                "used": {"warmup_steps": job.warmup, "checkpoints": job.checkpoints},  # as derived for the run
                 "final_epoch_metrics": {k: float(v[-1]) for k, v in history.items() if v}}
     (output_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str) + "\n")

@@ -1,7 +1,11 @@
 """The pre-training job: resume after an interruption, continued pre-training, vocabulary handling."""
 
 import json
+import os
+import pathlib
+import signal
 
+import keras
 import numpy as np
 import pytest
 
@@ -9,8 +13,8 @@ from electra_tf.config import ElectraConfig
 from electra_tf.data.pretraining import CorpusSource
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE, WordPieceTokenizer
-from electra_tf.training import callbacks
-from electra_tf.training.pretrain import PretrainingJob, checkpoint_interval, run_pretraining
+from electra_tf.training.checkpoints import Preempted, checkpoints
+from electra_tf.training.pretrain import PretrainingJob, run_pretraining
 
 
 def _job(output_dir, **overrides):
@@ -21,34 +25,58 @@ def _job(output_dir, **overrides):
     return PretrainingJob(**values)
 
 
-def test_an_interrupted_run_resumes_exactly(tmp_path, monkeypatch, capsys):
-    reference = run_pretraining(_job(tmp_path / "uninterrupted"), verbose=0)
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The weights of a 6-step run that nothing interrupts."""
+    return run_pretraining(_job(tmp_path_factory.mktemp("uninterrupted")), verbose=0).get_weights()
 
-    original = callbacks.ResumableCheckpoint.on_epoch_end
 
-    def crash_after_step_4(self, epoch, logs=None):
-        original(self, epoch, logs)
-        if (epoch + 1) * self.steps_per_epoch == 4:
-            raise KeyboardInterrupt("simulated kill")
+class _AtStep(keras.callbacks.Callback):
+    """Calls `action` after training step `step`, counting the steps it sees."""
 
-    monkeypatch.setattr(callbacks.ResumableCheckpoint, "on_epoch_end", crash_after_step_4)
-    with pytest.raises(KeyboardInterrupt):
-        run_pretraining(_job(tmp_path / "interrupted"), verbose=0)
-    monkeypatch.undo()
-    assert [p.name for p in callbacks.checkpoints(tmp_path / "interrupted" / "checkpoints")] == ["step-2", "step-4"]
+    def __init__(self, step, action=None):
+        super().__init__()
+        self.step, self.action, self.seen = step, action, 0
 
-    resumed = run_pretraining(_job(tmp_path / "interrupted"), verbose=0)
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.step and self.action:
+            self.action()
+
+
+def _kill():
+    raise KeyboardInterrupt("simulated kill")
+
+
+def test_a_run_killed_between_checkpoints_resumes_from_the_last_saved_step_exactly(tmp_path, capsys, uninterrupted):
+    with pytest.raises(KeyboardInterrupt):  # checkpoints every 2 steps; killed after step 5
+        run_pretraining(_job(tmp_path), verbose=0, callbacks=[_AtStep(5, _kill)])
+    assert [pathlib.Path(p).name for p in checkpoints(tmp_path / "checkpoints")] == ["step-2", "step-4"]
+
+    counter = _AtStep(0)
+    resumed = run_pretraining(_job(tmp_path), verbose=0, callbacks=[counter])
     assert "Resumed from step 4" in capsys.readouterr().out
-    assert int(resumed.optimizer.iterations) == int(reference.optimizer.iterations) == 6
-    for a, b in zip(reference.get_weights(), resumed.get_weights()):
+    assert counter.seen == 2 and int(resumed.optimizer.iterations) == 6  # step 5 again, then step 6
+    for a, b in zip(uninterrupted, resumed.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_a_larger_num_steps_continues_a_finished_run(tmp_path, capsys):
-    run_pretraining(_job(tmp_path, num_steps=2), verbose=0)
-    continued = run_pretraining(_job(tmp_path, num_steps=4), verbose=0)
-    assert "Resumed from step 2" in capsys.readouterr().out
-    assert int(continued.optimizer.iterations) == 4
+def test_sigterm_saves_the_current_step_and_a_rerun_continues_with_no_step_lost_or_repeated(tmp_path, capsys,
+                                                                                          uninterrupted):
+    terminate = _AtStep(2, lambda: os.kill(os.getpid(), signal.SIGTERM))  # arrives during step 3's callbacks
+    with pytest.raises(Preempted) as preempted:  # checkpoints every 4 steps: none due at step 3
+        run_pretraining(_job(tmp_path, checkpoint_every=4), verbose=0, callbacks=[terminate])
+    assert preempted.value.step == 3 and terminate.seen == 3
+    assert [pathlib.Path(p).name for p in checkpoints(tmp_path / "checkpoints")] == ["step-3"]
+    assert not (tmp_path / "config.json").exists()  # an unfinished run is not a model directory yet
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is the caller's again
+
+    counter = _AtStep(0)
+    resumed = run_pretraining(_job(tmp_path, checkpoint_every=4), verbose=0, callbacks=[counter])
+    assert "Resumed from step 3" in capsys.readouterr().out
+    assert counter.seen == 3 and int(resumed.optimizer.iterations) == 6
+    for a, b in zip(uninterrupted, resumed.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -116,16 +144,9 @@ def test_warmup_defaults_to_one_percent_of_the_run_and_the_used_values_are_recor
     assert _job(tmp_path, num_steps=200, warmup_steps=30).warmup == 30
     run_pretraining(_job(tmp_path / "run", num_steps=5, warmup_steps=None, checkpoint_every=2), verbose=0)
     metadata = json.loads((tmp_path / "run" / "training_metadata.json").read_text())
-    assert metadata["used"] == {"warmup_steps": 0, "checkpoint_every": 1}
-    assert [p.name for p in callbacks.checkpoints(tmp_path / "run" / "checkpoints")] == ["step-4", "step-5"]
-
-
-def test_the_checkpoint_interval_divides_the_run_and_its_start():
-    assert checkpoint_interval(1_000_000, 1000) == 1000
-    assert checkpoint_interval(1500, 1000) == 750
-    assert checkpoint_interval(7, 1000) == 7
-    assert checkpoint_interval(3000, 1000, start_step=1500) == 750  # a finished 1500-step run continued
-    assert checkpoint_interval(13, 5) == 1
+    assert metadata["used"] == {"warmup_steps": 0, "checkpoints": str(tmp_path / "run" / "checkpoints")}
+    # Every 2 steps and the last; the newest two kept.
+    assert [pathlib.Path(p).name for p in checkpoints(tmp_path / "run" / "checkpoints")] == ["step-4", "step-5"]
 
 
 @pytest.mark.slow
