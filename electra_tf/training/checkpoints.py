@@ -73,6 +73,7 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.keep = keep
         self.preempted_at: int | None = None
         self._signalled = False
+        self._count_signalled = None
 
     @contextlib.contextmanager
     def handling_sigterm(self) -> Iterator[None]:
@@ -103,8 +104,10 @@ class StepCheckpoint(keras.callbacks.Callback):
         strategy = self.model.distribute_strategy
         if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
             return self._signalled
-        flag = tf.constant(float(self._signalled))
-        return float(strategy.reduce("MAX", strategy.run(lambda: flag), axis=None)) > 0
+        if self._count_signalled is None:  # traced once: an eager collective is slow
+            self._count_signalled = tf.function(
+                lambda flag: strategy.reduce("SUM", strategy.run(lambda: flag), axis=None))
+        return float(self._count_signalled(tf.constant(float(self._signalled)))) > 0
 
     def save(self, step: int) -> None:
         """Writes the checkpoint of `step` (the chief into `directory`, other workers into a temporary folder)."""

@@ -41,19 +41,6 @@ def get_strategy(name: str = "default", tpu_address: str | None = None) -> tf.di
     raise ValueError(f"Unknown strategy {name!r}; choose one of {STRATEGIES}.")
 
 
-def input_pipeline_of(strategy: tf.distribute.Strategy) -> tuple[int, int]:
-    """(number of input pipelines, this host's index): one pipeline per host in multi-worker training."""
-    import tensorflow as tf
-
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
-        return 1, 0
-    cluster = resolver.cluster_spec().as_dict()
-    hosts = [("chief", i) for i in range(len(cluster.get("chief", [])))]
-    hosts += [("worker", i) for i in range(len(cluster.get("worker", [])))]
-    return max(len(hosts), 1), hosts.index((resolver.task_type, resolver.task_id)) if hosts else 0
-
-
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """Whether this process writes the run's outputs: always, except on the non-chief workers of a multi-worker
     cluster (the chief is task `chief`, or worker 0 when the cluster has none)."""

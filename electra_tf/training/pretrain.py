@@ -9,6 +9,7 @@ and raises `Preempted`. Under multi-worker training only the chief writes into `
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -18,6 +19,7 @@ import tempfile
 from typing import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from electra_tf.config import ElectraConfig
@@ -28,7 +30,7 @@ from electra_tf.text.tokenizer import (VOCAB_FILE, WordPieceTokenizer, learn_voc
                                        special_token_ids, write_vocabulary)
 from electra_tf.training.callbacks import StopAfterSteps, Throughput, progress_verbosity
 from electra_tf.training.checkpoints import Preempted, StepCheckpoint, restore_latest
-from electra_tf.training.distribute import get_strategy, input_pipeline_of, is_chief
+from electra_tf.training.distribute import get_strategy, is_chief
 from electra_tf.training.optimization import create_optimizer
 from electra_tf.training.recipes import PRETRAINING_WARMUP_PROPORTION
 
@@ -129,10 +131,7 @@ def _train(job: PretrainingJob, strategy: tf.distribute.Strategy, output_dir: pa
         if job.seq_len > pretrainer.config.max_position_embeddings:
             raise ValueError(f"seq_len {job.seq_len} exceeds max_position_embeddings "
                              f"{pretrainer.config.max_position_embeddings}.")
-        num_workers, worker_index = input_pipeline_of(strategy)
-        dataset = pretraining_dataset(job.source, tokenizer, max_length=job.seq_len, batch_size=job.batch_size,
-                                      seed=job.seed, num_workers=num_workers, worker_index=worker_index,
-                                      skip_batches=step)
+        dataset = _distributed_input(job, tokenizer, strategy, skip_steps=step)
         # A Keras epoch is a logging interval of `checkpoint_every` steps; checkpoints count steps themselves.
         interval, first_epoch = min(job.checkpoint_every, job.num_steps), step // job.checkpoint_every
         checkpoint = StepCheckpoint(job.checkpoints, job.checkpoint_every, start_step=step, last_step=job.num_steps,
@@ -147,10 +146,35 @@ def _train(job: PretrainingJob, strategy: tf.distribute.Strategy, output_dir: pa
             raise Preempted(checkpoint.preempted_at)
         pretrainer.save_pretrained(write_dir, tokenizer)
         _write_metadata(write_dir, job, history.history)
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            print(f"Final weights digest: {weights_digest(pretrainer)} (equal on every worker)")
         return pretrainer
     finally:
         if not chief:
             shutil.rmtree(write_dir, ignore_errors=True)
+
+
+def _distributed_input(job: PretrainingJob, tokenizer: WordPieceTokenizer, strategy: tf.distribute.Strategy,
+                       skip_steps: int) -> tf.distribute.DistributedDataset:
+    """The training input: one pipeline per host reading its own share of the corpus, in batches of
+    `batch_size / replicas` (the global batch is `batch_size`), resuming after `skip_steps` steps."""
+
+    def host_dataset(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        replicas_per_pipeline = context.num_replicas_in_sync // context.num_input_pipelines
+        return pretraining_dataset(job.source, tokenizer, max_length=job.seq_len,
+                                   batch_size=context.get_per_replica_batch_size(job.batch_size), seed=job.seed,
+                                   num_workers=context.num_input_pipelines, worker_index=context.input_pipeline_id,
+                                   skip_batches=skip_steps * replicas_per_pipeline)
+
+    return strategy.distribute_datasets_from_function(host_dataset)
+
+
+def weights_digest(model: keras.Model) -> str:
+    """A short SHA-256 of all of `model`'s weights: equal digests, bit-identical weights."""
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _check_run_settings(job: PretrainingJob, output_dir: pathlib.Path) -> None:

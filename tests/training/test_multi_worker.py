@@ -1,23 +1,27 @@
-"""Multi-worker pre-training through the command line: two worker processes on 127.0.0.1 (TF_CONFIG), as a
-user on two hosts would launch them (marked slow: three training processes)."""
+"""Multi-worker pre-training through the command line: two worker processes on 127.0.0.1 (TF_CONFIG) sharing an
+output directory, as a user on two hosts with shared storage would launch them (marked slow: seven training
+processes)."""
 
 import json
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import sys
+import time
 
-import numpy as np
 import pytest
 
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE
+from electra_tf.training.checkpoints import PREEMPTED_EXIT_CODE, checkpoints
+from electra_tf.training.pretrain import weights_digest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PRETRAIN = ["-m", "electra_tf.cli", "pretrain", "--config", "tiny", "--train_files", str(SAMPLE_CORPUS_FILE),
-            "--vocab", str(SAMPLE_VOCAB_FILE), "--num_steps", "6", "--batch_size", "8", "--seq_len", "32",
-            "--warmup_steps", "2", "--checkpoint_every", "3"]
+            "--vocab", str(SAMPLE_VOCAB_FILE), "--num_steps", "40", "--batch_size", "8", "--seq_len", "32",
+            "--warmup_steps", "2", "--checkpoint_every", "4"]
 
 
 def _free_ports(count: int) -> list[int]:
@@ -38,6 +42,13 @@ def _pretrain(output_dir: pathlib.Path, tf_config: dict | None = None, *flags: s
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def _two_workers(output_dir: pathlib.Path) -> list[subprocess.Popen]:
+    """Both workers of a cluster, started as on two hosts sharing `output_dir` (shared storage)."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    return [_pretrain(output_dir, {"cluster": cluster, "task": {"type": "worker", "index": i}},
+                      "--strategy", "multi_worker") for i in range(2)]
+
+
 def _finish(process: subprocess.Popen) -> str:
     output, _ = process.communicate(timeout=900)
     assert process.returncode == 0, output[-4000:]
@@ -48,17 +59,67 @@ def _final_loss(output: str) -> float:
     return [float(line.split(" - loss: ")[1].split()[0]) for line in output.splitlines() if " - loss: " in line][-1]
 
 
+def _digest(output: str) -> str:
+    return output.split("Final weights digest: ")[1].split()[0]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The shared output directory and both workers' logs of a 2-worker run that nothing interrupts."""
+    output_dir = tmp_path_factory.mktemp("two_workers")
+    return output_dir, [_finish(worker) for worker in _two_workers(output_dir)]
+
+
 @pytest.mark.slow
-def test_two_workers_end_with_identical_weights_and_the_single_process_loss(tmp_path):
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
-    workers = [_pretrain(tmp_path / f"worker{i}", {"cluster": cluster, "task": {"type": "worker", "index": i}},
-                         "--strategy", "multi_worker") for i in range(2)]
-    outputs = [_finish(worker) for worker in workers]
+def test_two_workers_end_with_identical_weights_and_the_single_process_loss(uninterrupted, tmp_path):
+    output_dir, outputs = uninterrupted
     single = _finish(_pretrain(tmp_path / "single"))
-    weights = [ElectraPretrainer.from_pretrained(tmp_path / f"worker{i}").get_weights() for i in range(2)]
-    for a, b in zip(*weights):
-        np.testing.assert_array_equal(a, b)
+    # Every worker ends with the same weights; the chief wrote them, and only the chief wrote.
+    assert _digest(outputs[0]) == _digest(outputs[1])
+    assert weights_digest(ElectraPretrainer.from_pretrained(output_dir)) == _digest(outputs[0])
+    assert sorted(p.name for p in (output_dir / "checkpoints").iterdir()) == ["step-36", "step-40"]
     # Both report the global loss; the single process sees the same global batch of 8 but masks with one
     # random stream instead of one per worker, so its loss agrees loosely.
     assert _final_loss(outputs[0]) == _final_loss(outputs[1])
     assert _final_loss(outputs[0]) == pytest.approx(_final_loss(single), rel=0.05)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_and_a_restart_resume_from_the_last_saved_step_to_the_same_weights(uninterrupted, tmp_path):
+    chief, worker = _two_workers(tmp_path)
+    deadline = time.monotonic() + 600
+    while not any(int(p.rsplit("-", 1)[1]) >= 8 for p in checkpoints(tmp_path / "checkpoints")):
+        assert chief.poll() is None and time.monotonic() < deadline, "the run ended before step 8"
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGKILL)  # mid-run: a host lost
+    worker.wait()
+    try:
+        chief.wait(timeout=10)  # its next collective fails, or it waits for the lost peer: stop it either way
+    except subprocess.TimeoutExpired:
+        chief.kill()
+    chief.communicate()
+    saved = max(int(p.rsplit("-", 1)[1]) for p in checkpoints(tmp_path / "checkpoints"))
+    assert 8 <= saved < 40
+
+    outputs = [_finish(process) for process in _two_workers(tmp_path)]
+    assert f"Resumed from step {saved} " in outputs[0] and f"Resumed from step {saved} " in outputs[1]
+    assert _digest(outputs[0]) == _digest(outputs[1]) == _digest(uninterrupted[1][0])
+
+
+@pytest.mark.slow
+def test_sigterm_to_one_worker_stops_both_at_the_same_step_with_a_checkpoint_and_a_restart_loses_nothing(
+        uninterrupted, tmp_path):
+    chief, worker = _two_workers(tmp_path)
+    deadline = time.monotonic() + 600
+    while not checkpoints(tmp_path / "checkpoints"):
+        assert chief.poll() is None and time.monotonic() < deadline, "the run ended before its first checkpoint"
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)  # the non-chief is preempted: the chief must save for both
+    outputs = [process.communicate(timeout=600)[0] for process in (chief, worker)]
+    assert chief.returncode == worker.returncode == PREEMPTED_EXIT_CODE, outputs[0][-3000:]
+    steps = [int(output.split("checkpoint saved at step ")[1].split(";")[0]) for output in outputs]
+    assert steps[0] == steps[1] and f"step-{steps[0]}" in checkpoints(tmp_path / "checkpoints")[-1]
+
+    restarted = [_finish(process) for process in _two_workers(tmp_path)]
+    assert f"Resumed from step {steps[0]} " in restarted[0]
+    assert _digest(restarted[0]) == _digest(restarted[1]) == _digest(uninterrupted[1][0])
