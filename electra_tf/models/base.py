@@ -17,6 +17,7 @@ import tensorflow as tf
 from electra_tf.config import ElectraConfig
 from electra_tf.inputs import ANY_LENGTH_INPUTS
 from electra_tf.layers.encoder import ElectraEncoder
+from electra_tf.models.accumulation import accumulated_gradients, split_batch
 from electra_tf.models.builders import build_encoder
 from electra_tf.models.directory import (check_vocabulary, load_weights, read_config, read_task_info,
                                          write_model_directory)
@@ -125,6 +126,8 @@ class EncoderModel(PretrainedModel):
 
     # Head settings that `from_pretrained` may change on a saved model (they do not shape weights).
     OVERRIDABLE_SETTINGS: ClassVar[tuple[str, ...]] = ("dropout",)
+    # Micro-batches per update (`electra_tf.models.accumulation`): a training setting, set before `fit`, not saved.
+    grad_accum_steps: int = 1
     # What turns raw text into this model's inputs (a task with its own, e.g. keeping offsets, sets it).
     PREPROCESSOR_CLASS: ClassVar[type] = ElectraPreprocessor
 
@@ -148,6 +151,30 @@ class EncoderModel(PretrainedModel):
 
     def build_head(self, hidden_size: int) -> None:
         """Builds the head's layers for hidden states of width `hidden_size`."""
+
+    def train_step(self, data):
+        if self.grad_accum_steps == 1:
+            return super().train_step(data)
+        return self.step_logs(self._accumulating_train_step(data))
+
+    def _accumulating_train_step(self, data) -> dict[str, tf.Tensor]:
+        # Keras 3.15's TensorFlow `train_step` per micro-batch, each loss a 1/k share of the batch's mean loss.
+        count = self.grad_accum_steps
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+
+        def scaled_loss(micro_batch) -> tf.Tensor:
+            x, y, sample_weight = micro_batch
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)  # the replica's share already
+            first_input = next(leaf for leaf in tf.nest.flatten(x) if leaf is not None)
+            self._loss_tracker.update_state(loss * replicas, sample_weight=tf.shape(first_input)[0])
+            self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+            return self.optimizer.scale_loss(loss / count)
+
+        micro_batches = split_batch(keras.utils.unpack_x_y_sample_weight(data), count)
+        gradients = accumulated_gradients(micro_batches, scaled_loss, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        return self.get_metrics_result()
 
     def lr_multipliers(self) -> dict[str, float]:
         """Layers (by name) that learn at a multiple of the learning rate (`ElectraAdamW.lr_multipliers`)."""

@@ -12,6 +12,7 @@ from electra_tf.config import ElectraConfig, generator_config
 from electra_tf.inputs import ANY_LENGTH_INPUTS, INPUT_KEYS
 from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.models import masking, registry
+from electra_tf.models.accumulation import accumulated_gradients, split_batch
 from electra_tf.models.base import PretrainedModel
 from electra_tf.models.builders import build_embeddings, build_encoder
 from electra_tf.models.discriminator import ElectraDiscriminator
@@ -48,16 +49,10 @@ class MaskedBatch:
         """`count` equal micro-batches along the batch axis, each with its own sampling seed."""
         if count == 1:
             return [self]
-        batch_size = self.positions.shape[0]
-        if batch_size is None or batch_size % count:
-            raise ValueError(f"Gradient accumulation over {count} micro-batches needs a fixed per-replica batch "
-                             f"size divisible by {count}, got {batch_size}.")
-        pieces = {key: tf.split(value, count) for key, value in self.inputs.items()}
-        positions, weights, masked_ids = (tf.split(t, count) for t in (self.positions, self.weights, self.masked_ids))
-        return [MaskedBatch(inputs={key: value[i] for key, value in pieces.items()}, positions=positions[i],
-                            weights=weights[i], masked_ids=masked_ids[i],
+        pieces = split_batch((self.inputs, self.positions, self.weights, self.masked_ids), count)
+        return [MaskedBatch(inputs=inputs, positions=positions, weights=weights, masked_ids=masked_ids,
                             sample_seed=tf.random.experimental.stateless_fold_in(self.sample_seed, i))
-                for i in range(count)]
+                for i, (inputs, positions, weights, masked_ids) in enumerate(pieces)]
 
 
 @registry.register
@@ -239,21 +234,19 @@ class ElectraPretrainer(PretrainedModel):
         # Normalisers of the whole global batch, so k accumulated micro-batches give exactly its gradient.
         totals = (global_sum(tf.reduce_sum(batch.weights)),
                   global_sum(tf.reduce_sum(tf.cast(batch.inputs["padding_mask"], tf.float32))))
-        gradients, loss_share = None, 0.0
-        for micro_batch in batch.split(self.grad_accum_steps):
-            # Start a micro-batch only when the previous one's gradients exist: one set of activations at a time.
-            with tf.control_dependencies([g for g in gradients or [] if g is not None]):
-                with tf.GradientTape() as tape:
-                    output = self.replace_and_detect(micro_batch, training=True)
-                    mlm_losses, rtd_losses, micro_share = self.losses_of(output, totals)
-                    scaled_loss = self.optimizer.scale_loss(micro_share)
-                micro_gradients = tape.gradient(scaled_loss, self.trainable_variables)
-            gradients = micro_gradients if gradients is None else _add_gradients(gradients, micro_gradients)
-            loss_share += micro_share
+        shares = []
+
+        def scaled_loss(micro_batch: MaskedBatch) -> tf.Tensor:
+            output = self.replace_and_detect(micro_batch, training=True)
+            mlm_losses, rtd_losses, share = self.losses_of(output, totals)
             self._update_token_metrics(output, mlm_losses, rtd_losses)
+            shares.append(share)
+            return self.optimizer.scale_loss(share)
+
+        gradients = accumulated_gradients(batch.split(self.grad_accum_steps), scaled_loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
         self.real_tokens.update_state(tf.reduce_sum(tf.cast(batch.inputs["padding_mask"], tf.float32)))
-        return self._update_loss_metric(loss_share)
+        return self._update_loss_metric(tf.add_n(shares))
 
     def test_step(self, data):
         output = self(_unpack(data), training=False)
@@ -294,11 +287,6 @@ class ElectraPretrainer(PretrainedModel):
     @classmethod
     def from_config(cls, config):
         return cls(**dict(config, config=ElectraConfig.from_dict(config["config"])))
-
-
-def _add_gradients(total: list, more: list) -> list:
-    # Embedding gradients arrive as IndexedSlices; their sum is taken densely.
-    return [None if a is None else tf.convert_to_tensor(a) + tf.convert_to_tensor(b) for a, b in zip(total, more)]
 
 
 def _unpack(data) -> dict[str, tf.Tensor]:
