@@ -180,7 +180,8 @@ def _finetuning_job():
         model_dir=FLAGS.model_dir, output_dir=FLAGS.output_dir, num_epochs=FLAGS.num_epochs,
         num_steps=_given("num_steps"), learning_rate=_given("learning_rate"),
         layerwise_lr_decay=FLAGS.layerwise_lr_decay, batch_size=_given("batch_size"), max_length=FLAGS.max_length,
-        weight_decay=FLAGS.weight_decay, seeds=tuple(int(s) for s in FLAGS.seeds))
+        weight_decay=FLAGS.weight_decay, seeds=tuple(int(s) for s in FLAGS.seeds),
+        grad_accum_steps=FLAGS.grad_accum_steps, strategy=FLAGS.strategy)
 
 
 def _run_finetuning(task) -> None:
@@ -297,6 +298,7 @@ class Command:
     flags: tuple[str, ...]
 
 
+_SCALE = ("strategy", "grad_accum_steps")  # what fine-tuning shares with pre-training's scale-out flags
 _CORPUS = ("train_files", "train_records", "tfds_name", "tfds_split", "tfds_text_key", "tfds_data_dir")
 # `electra-tf NAME` or, for fine-tuning, `electra-tf finetune KIND`.
 COMMANDS = {
@@ -310,17 +312,17 @@ COMMANDS = {
     "finetune glue": Command(finetune_glue, "Fine-tune a model directory on a GLUE task with the paper's recipe.",
                              ("task", "model_dir", "data_dir", "tfds", "tfds_data_dir", "output_dir", "num_epochs",
                               "num_steps", "learning_rate", "layerwise_lr_decay", "batch_size", "max_length",
-                              "weight_decay", "seeds")),
+                              "weight_decay", "seeds", *_SCALE)),
     "finetune ner": Command(finetune_ner, "Fine-tune a model directory for named-entity recognition on CoNLL files.",
                             ("model_dir", "data_dir", "train_file", "dev_file", "test_file", "tfds", "tfds_data_dir",
                              "output_dir", "scheme", "crf", "crf_constraints", "tag_column", "num_epochs", "num_steps",
                              "learning_rate", "layerwise_lr_decay", "batch_size", "max_length", "weight_decay",
-                             "seeds")),
+                             "seeds", *_SCALE)),
     "finetune squad": Command(finetune_squad, "Fine-tune a model directory for extractive QA on SQuAD 1.1 or 2.0.",
                               ("version", "model_dir", "train_file", "predict_file", "tfds", "tfds_data_dir",
                                "output_dir", "max_length", "doc_stride", "max_question_length", "num_epochs",
                                "num_steps", "learning_rate", "layerwise_lr_decay", "batch_size", "weight_decay",
-                               "seeds")),
+                               "seeds", *_SCALE)),
     "export": Command(export, "Export a fine-tuned model directory as a versioned SavedModel for TF Serving.",
                       ("model_dir", "export_dir", "version")),
     "predict": Command(predict, "Answer texts (or questions on contexts) with an exported SavedModel.",

@@ -162,3 +162,17 @@ def write_fact_squad(root: pathlib.Path, version: str = "1.1", train_questions: 
     for path, count, prefix in zip(paths, (train_questions, dev_questions), ("train", "dev")):
         path.write_text(json.dumps(article(count, prefix)), encoding="utf-8")
     return paths
+
+
+def write_synthetic_sst2(root: pathlib.Path) -> None:
+    """An SST-2-layout folder (600 train, 200 dev, 100 test sentences of the bundled corpus) whose label is whether
+    the sentence mentions the queen or the king (learnable quickly)."""
+    lines = [line for line in SAMPLE_CORPUS_FILE.read_text().splitlines() if 20 < len(line) < 120][:900]
+    rows = [(line, int("queen" in line.lower() or "king" in line.lower())) for line in lines]
+    (root / "SST-2").mkdir(parents=True)
+    write = lambda name, part: (root / "SST-2" / name).write_text(
+        "sentence\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in part))
+    write("train.tsv", rows[:600])
+    write("dev.tsv", rows[600:800])
+    (root / "SST-2" / "test.tsv").write_text(
+        "index\tsentence\n" + "".join(f"{i}\t{text}\n" for i, (text, _) in enumerate(rows[800:])))

@@ -50,3 +50,26 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     if resolver.task_type == "chief":
         return True
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+
+
+def split_global_batches(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset,
+                         global_batch_size: int) -> tf.data.Dataset | tf.distribute.DistributedDataset:
+    """`dataset` of global batches (the same on every host: same data, same seed) spread over the replicas so that
+    each step trains on exactly the global batch one process would: replica r takes its `global_batch_size / R`
+    rows of every batch. Under several replicas every global batch is full: a repeated dataset's partial last
+    batch of an epoch is completed from the next epoch's first examples."""
+    import tensorflow as tf
+
+    if strategy.num_replicas_in_sync == 1:
+        return dataset
+
+    def pipeline(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        per_replica = context.get_per_replica_batch_size(global_batch_size)
+        replicas_here = context.num_replicas_in_sync // context.num_input_pipelines
+        first_row = context.input_pipeline_id * replicas_here * per_replica
+        rows = slice(first_row, first_row + replicas_here * per_replica)
+        full = dataset.unbatch().batch(global_batch_size, drop_remainder=True)
+        mine = full.map(lambda *batch: tf.nest.map_structure(lambda t: t[rows], batch if len(batch) > 1 else batch[0]))
+        return mine.unbatch().batch(per_replica).prefetch(tf.data.AUTOTUNE)
+
+    return strategy.distribute_datasets_from_function(pipeline)

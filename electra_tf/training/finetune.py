@@ -13,7 +13,9 @@ import dataclasses
 import json
 import math
 import pathlib
+import shutil
 import statistics
+import tempfile
 from typing import Any, Protocol
 
 import keras
@@ -22,6 +24,7 @@ import tensorflow as tf
 from electra_tf.models.base import EncoderModel
 from electra_tf.models.directory import read_config
 from electra_tf.training.callbacks import BestOnDev, StopAfterSteps, progress_verbosity
+from electra_tf.training.distribute import get_strategy, is_chief, split_global_batches
 from electra_tf.training.optimization import create_optimizer
 from electra_tf.training.recipes import FinetuningRecipe, finetuning_recipe
 
@@ -77,10 +80,14 @@ class FinetuningJob:
     weight_decay: float | None = None
     warmup_proportion: float | None = None
     seeds: tuple[int, ...] = (0,)
+    grad_accum_steps: int = 1  # micro-batches per update: batch_size is split, not multiplied
+    strategy: str = "default"  # a `tf.distribute` strategy by name (`electra_tf.training.distribute`)
 
     def __post_init__(self) -> None:
         if not self.seeds:
             raise ValueError("Give at least one seed.")
+        if self.grad_accum_steps < 1:
+            raise ValueError(f"grad_accum_steps must be >= 1, got {self.grad_accum_steps}.")
 
     def recipe(self, task: str) -> FinetuningRecipe:
         """The paper's recipe for `task` and the model's size, with this job's values where given."""
@@ -93,9 +100,25 @@ class FinetuningJob:
 
 def run_finetuning(task: FinetuningTask, job: FinetuningJob) -> dict:
     """Fine-tunes `task` once per seed, keeps each seed's best epoch on dev, saves the best seed's model to
-    `output_dir/model`, predicts the test splits with it, and writes `results.json`; returns the results."""
+    `output_dir/model`, predicts the test splits with it, and writes `results.json`; returns the results.
+
+    Under a multi-worker strategy every worker trains on its share of each global batch (the same batches one
+    process would train on) and scores dev data itself; only the chief writes into `output_dir`.
+    """
+    # First: a multi-worker strategy must configure collective ops before TensorFlow initialises its context.
+    strategy = get_strategy(job.strategy)
+    chief = is_chief(strategy)
+    output_dir = pathlib.Path(job.output_dir if chief else tempfile.mkdtemp(prefix="electra_tf_worker_"))
+    try:
+        return _run_seeds(task, job, strategy, output_dir)
+    finally:
+        if not chief:
+            shutil.rmtree(output_dir, ignore_errors=True)
+
+
+def _run_seeds(task: FinetuningTask, job: FinetuningJob, strategy: tf.distribute.Strategy,
+               output_dir: pathlib.Path) -> dict:
     recipe = job.recipe(task.name)
-    output_dir = pathlib.Path(job.output_dir)
     train, devs = task.train_data(), task.dev_data()
     steps_per_epoch = math.ceil(len(train) / recipe.batch_size)
     total_steps = recipe.epochs * steps_per_epoch
@@ -107,20 +130,23 @@ def run_finetuning(task: FinetuningTask, job: FinetuningJob) -> dict:
     runs, best_score = [], None
     for seed in job.seeds:
         keras.utils.set_random_seed(seed)
-        model = task.new_model(job.model_dir, recipe.max_length)
-        model.compile(optimizer=create_optimizer(
-            recipe.learning_rate, total_steps, int(recipe.warmup_proportion * total_steps),
-            weight_decay=recipe.weight_decay, layerwise_lr_decay=recipe.layerwise_lr_decay,
-            num_layers=model.config.num_hidden_layers, lr_multipliers=model.lr_multipliers()))
+        with strategy.scope():
+            model = task.new_model(job.model_dir, recipe.max_length)
+            model.grad_accum_steps = job.grad_accum_steps
+            model.compile(optimizer=create_optimizer(
+                recipe.learning_rate, total_steps, int(recipe.warmup_proportion * total_steps),
+                weight_decay=recipe.weight_decay, layerwise_lr_decay=recipe.layerwise_lr_decay,
+                num_layers=model.config.num_hidden_layers, lr_multipliers=model.lr_multipliers()))
         evaluation = BestOnDev(lambda m: task.evaluate(m, devs[selecting], recipe.batch_size))
-        model.fit(task.dataset(train, model, recipe.batch_size, shuffle=True, seed=seed).repeat(),
-                  epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=False, verbose=progress_verbosity(),
+        batches = task.dataset(train, model, recipe.batch_size, shuffle=True, seed=seed).repeat()
+        model.fit(split_global_batches(strategy, batches, recipe.batch_size), epochs=epochs,
+                  steps_per_epoch=steps_per_epoch, shuffle=False, verbose=progress_verbosity(),
                   callbacks=[StopAfterSteps(total_steps), evaluation,
                              keras.callbacks.TensorBoard(str(output_dir / "logs" / f"seed_{seed}"))])
         # The model now has its best epoch's weights, whose selecting-split metrics are known already.
         dev = {selecting: evaluation.best_metrics, **{name: task.evaluate(model, data, recipe.batch_size)
                                                       for name, data in devs.items() if name != selecting}}
-        runs.append({"seed": seed, "best_epoch": evaluation.best_epoch + 1, "steps": int(model.optimizer.iterations),
+        runs.append({"seed": seed, "best_epoch": evaluation.best_epoch + 1, "steps": int(model.optimizer.iterations.numpy()),
                      "dev": dev})
         if best_score is None or dev[selecting]["score"] > best_score:
             best_score, best_seed = dev[selecting]["score"], seed
@@ -132,7 +158,8 @@ def run_finetuning(task: FinetuningTask, job: FinetuningJob) -> dict:
         "median": {split: _median([run["dev"][split] for run in runs]) for split in devs},
         "runs": runs, "saved_model": {"seed": best_seed, "path": str(output_dir / MODEL_DIR)},
         "settings": {**dataclasses.asdict(recipe), "epochs": epochs, "steps_per_epoch": steps_per_epoch,
-                     "steps": total_steps, **task.settings()},
+                     "steps": total_steps, "grad_accum_steps": job.grad_accum_steps,
+                     "replicas": strategy.num_replicas_in_sync, **task.settings()},
         "test_predictions": task.write_predictions(best_model, output_dir, recipe.batch_size),
     }
     output_dir.mkdir(parents=True, exist_ok=True)

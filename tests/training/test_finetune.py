@@ -16,7 +16,7 @@ from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE
 from electra_tf.tasks.glue import GlueFinetuning
 from electra_tf.training.finetune import FinetuningJob, run_finetuning
 from electra_tf.training.pretrain import PretrainingJob, run_pretraining
-from tests.test_case import SHARED_DATA
+from tests.test_case import SHARED_DATA, write_synthetic_sst2
 
 GLUE = SHARED_DATA / "glue"
 
@@ -57,22 +57,9 @@ def test_stsb_regression_correlates(pretrained, tmp_path):
     assert ElectraClassifier.from_pretrained(tmp_path / "model").preprocessor.text_pair
 
 
-def _synthetic_sst2(root: pathlib.Path) -> None:
-    """An SST-2-layout folder whose label is whether the sentence mentions the queen (learnable quickly)."""
-    lines = [line for line in SAMPLE_CORPUS_FILE.read_text().splitlines() if 20 < len(line) < 120][:900]
-    rows = [(line, int("queen" in line.lower() or "king" in line.lower())) for line in lines]
-    (root / "SST-2").mkdir(parents=True)
-    write = lambda name, part: (root / "SST-2" / name).write_text(
-        "sentence\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in part))
-    write("train.tsv", rows[:600])
-    write("dev.tsv", rows[600:800])
-    (root / "SST-2" / "test.tsv").write_text(
-        "index\tsentence\n" + "".join(f"{i}\t{text}\n" for i, (text, _) in enumerate(rows[800:])))
-
-
 @pytest.mark.slow
 def test_several_seeds_report_the_median_and_write_leaderboard_predictions(pretrained, tmp_path):
-    _synthetic_sst2(tmp_path / "glue")
+    write_synthetic_sst2(tmp_path / "glue")
     results = run_finetuning(GlueFinetuning("sst2", data_dir=tmp_path / "glue"), FinetuningJob(
         model_dir=str(pretrained), output_dir=str(tmp_path / "out"), num_steps=20, batch_size=64, max_length=32,
         seeds=(1, 2, 3)))
@@ -93,7 +80,7 @@ def test_several_seeds_report_the_median_and_write_leaderboard_predictions(pretr
 
 
 def test_num_steps_trains_exactly_that_many_steps(pretrained, tmp_path):
-    _synthetic_sst2(tmp_path / "glue")  # 600 examples: 10 batches of 64 an epoch
+    write_synthetic_sst2(tmp_path / "glue")  # 600 examples: 10 batches of 64 an epoch
     results = run_finetuning(GlueFinetuning("sst2", data_dir=tmp_path / "glue"), FinetuningJob(
         model_dir=str(pretrained), output_dir=str(tmp_path / "out"), num_steps=13, batch_size=64, max_length=16))
     assert results["runs"][0]["steps"] == 13 and results["settings"]["epochs"] == 2  # 10 + 3, both evaluated

@@ -11,12 +11,15 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
+from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE
 from electra_tf.training.checkpoints import PREEMPTED_EXIT_CODE, checkpoints
 from electra_tf.training.pretrain import weights_digest
+from tests.test_case import write_synthetic_sst2
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PRETRAIN = ["-m", "electra_tf.cli", "pretrain", "--config", "tiny", "--train_files", str(SAMPLE_CORPUS_FILE),
@@ -34,19 +37,23 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-def _pretrain(output_dir: pathlib.Path, tf_config: dict | None = None, *flags: str) -> subprocess.Popen:
+def _cli(command: list[str], tf_config: dict | None = None) -> subprocess.Popen:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
     if tf_config is not None:
         env["TF_CONFIG"] = json.dumps(tf_config)
-    return subprocess.Popen([sys.executable, *PRETRAIN, "--output_dir", str(output_dir), *flags], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen([sys.executable, *command], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
 
 
-def _two_workers(output_dir: pathlib.Path) -> list[subprocess.Popen]:
+def _pretrain(output_dir: pathlib.Path) -> subprocess.Popen:
+    return _cli([*PRETRAIN, "--output_dir", str(output_dir)])
+
+
+def _two_workers(output_dir: pathlib.Path, command: list[str] = PRETRAIN) -> list[subprocess.Popen]:
     """Both workers of a cluster, started as on two hosts sharing `output_dir` (shared storage)."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
-    return [_pretrain(output_dir, {"cluster": cluster, "task": {"type": "worker", "index": i}},
-                      "--strategy", "multi_worker") for i in range(2)]
+    return [_cli([*command, "--output_dir", str(output_dir), "--strategy", "multi_worker"],
+                 {"cluster": cluster, "task": {"type": "worker", "index": i}}) for i in range(2)]
 
 
 def _finish(process: subprocess.Popen) -> str:
@@ -123,3 +130,23 @@ def test_sigterm_to_one_worker_stops_both_at_the_same_step_with_a_checkpoint_and
     restarted = [_finish(process) for process in _two_workers(tmp_path)]
     assert f"Resumed from step {steps[0]} " in restarted[0]
     assert _digest(restarted[0]) == _digest(restarted[1]) == _digest(uninterrupted[1][0])
+
+
+@pytest.mark.slow
+def test_glue_finetuning_on_two_workers_gives_the_dev_metrics_of_one_process(uninterrupted, tmp_path):
+    write_synthetic_sst2(tmp_path / "glue")
+    finetune = ["-m", "electra_tf.cli", "finetune", "glue", "--task", "sst2", "--model_dir", str(uninterrupted[0]),
+                "--data_dir", str(tmp_path / "glue"), "--num_steps", "9", "--batch_size", "64", "--max_length", "32",
+                "--learning_rate", "1e-3"]
+    for worker in _two_workers(tmp_path / "two", finetune):
+        _finish(worker)
+    _finish(_cli([*finetune, "--output_dir", str(tmp_path / "one")]))
+    two, one = (json.loads((tmp_path / name / "results.json").read_text()) for name in ("two", "one"))
+    assert two["settings"]["replicas"] == 2 and one["settings"]["replicas"] == 1
+    # The same global batches and updates; dropout masks are drawn per replica, so weights differ slightly.
+    assert two["runs"][0]["dev"]["dev"] == pytest.approx(one["runs"][0]["dev"]["dev"], abs=1e-6)
+    start = ElectraPretrainer.from_pretrained(uninterrupted[0]).discriminator.encoder.get_weights()
+    tuned = [ElectraClassifier.from_pretrained(tmp_path / name / "model").encoder.get_weights() for name in ("two", "one")]
+    for moved, reference in zip(*tuned):
+        np.testing.assert_allclose(moved, reference, atol=5e-3)  # 9 updates of at most 1e-3 each
+    assert not np.allclose(start[0], tuned[0][0], atol=1e-4)
