@@ -176,3 +176,16 @@ def write_synthetic_sst2(root: pathlib.Path) -> None:
     write("dev.tsv", rows[600:800])
     (root / "SST-2" / "test.tsv").write_text(
         "index\tsentence\n" + "".join(f"{i}\t{text}\n" for i, (text, _) in enumerate(rows[800:])))
+
+
+class AtStep(keras.callbacks.Callback):
+    """Calls `action` after training step `step` (counted from the start of `fit`), counting the steps it sees."""
+
+    def __init__(self, step: int, action=None):
+        super().__init__()
+        self.step, self.action, self.seen = step, action, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.step and self.action:
+            self.action()

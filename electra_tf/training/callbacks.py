@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
 import keras
 import numpy as np
+import tensorflow as tf
+
+BEST_WEIGHTS_FILE = "best.weights.h5"
+BEST_STATE_FILE = "best.json"
 
 
 def progress_verbosity() -> int:
@@ -54,35 +59,59 @@ class Throughput(keras.callbacks.Callback):
 class BestOnDev(keras.callbacks.Callback):
     """Evaluates on development data after every epoch, logs the metrics, and keeps the best weights.
 
-    The metrics go into the epoch logs (prefixed `dev_`, so TensorBoard and History record them); at the end
-    of training the model gets the weights of its best epoch by `score_key`, whose metrics are `best_metrics`.
+    The metrics go into the epoch logs (prefixed `dev_`, so TensorBoard and History record them);
+    `restore_best(model)` gives the model the weights of its best epoch by `score_key`, whose metrics are
+    `best_metrics`. With a `directory` (a run that can resume), the chief keeps the best weights and metrics
+    there, so that a resumed run knows its best epoch so far; otherwise they are kept in memory.
 
     Args:
         evaluate: callable. `evaluate(model) -> dict[str, float]`, higher `score_key` is better.
         score_key: str. The metric that selects the best epoch. Defaults to `"score"`.
+        directory: str or None. Where the best epoch is kept (any `tf.io.gfile` path). Defaults to `None`.
+        is_chief: bool. Whether this worker writes into `directory`. Defaults to `True`.
     """
 
-    def __init__(self, evaluate, score_key: str = "score"):
+    def __init__(self, evaluate, score_key: str = "score", directory: str | None = None, is_chief: bool = True):
         super().__init__()
         self.evaluate = evaluate
         self.score_key = score_key
-        self.best_score = -np.inf
-        self.best_epoch = -1
-        self.best_metrics: dict[str, float] = {}
+        self.directory = directory
+        self.is_chief = is_chief
+        self.best_score, self.best_epoch, self.best_metrics = -np.inf, -1, {}
+        self.last_epoch = -1  # the newest epoch evaluated
         self._best_weights = None
+        if directory and tf.io.gfile.exists(f"{directory}/{BEST_STATE_FILE}"):
+            with tf.io.gfile.GFile(f"{directory}/{BEST_STATE_FILE}") as f:
+                state = json.loads(f.read())
+            self.best_score, self.best_epoch, self.best_metrics = state["score"], state["epoch"], state["metrics"]
+            self.last_epoch = state["last_epoch"]
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         metrics = self.evaluate(self.model)
         if logs is not None:
             logs.update({f"dev_{name}": value for name, value in metrics.items()})
         score = metrics[self.score_key]
-        if np.isfinite(score) and score > self.best_score or self._best_weights is None:
+        self.last_epoch = epoch
+        improved = np.isfinite(score) and score > self.best_score or self.best_epoch < 0
+        if improved:
             self.best_score, self.best_epoch, self.best_metrics = score, epoch, metrics
-            self._best_weights = self.model.get_weights()
+        if self.directory is None or not self.is_chief:
+            if improved:
+                self._best_weights = self.model.get_weights()
+            return
+        tf.io.gfile.makedirs(self.directory)
+        if improved:
+            self.model.save_weights(f"{self.directory}/{BEST_WEIGHTS_FILE}", overwrite=True)
+        with tf.io.gfile.GFile(f"{self.directory}/{BEST_STATE_FILE}", "w") as f:  # last: the weights are whole
+            f.write(json.dumps({"score": self.best_score, "epoch": self.best_epoch, "metrics": self.best_metrics,
+                                "last_epoch": epoch}))
 
-    def on_train_end(self, logs: dict | None = None) -> None:
+    def restore_best(self, model: keras.Model) -> None:
+        """Gives `model` the weights of the best epoch seen (by this run or, resumed, the run before it)."""
         if self._best_weights is not None:
-            self.model.set_weights(self._best_weights)
+            model.set_weights(self._best_weights)
+        elif self.best_epoch >= 0:
+            model.load_weights(f"{self.directory}/{BEST_WEIGHTS_FILE}")
 
 
 class StopAfterSteps(keras.callbacks.Callback):

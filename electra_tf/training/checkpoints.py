@@ -45,8 +45,8 @@ class Preempted(Exception):
 
 class StepCheckpoint(keras.callbacks.Callback):
     """Saves a checkpoint every `every` steps, at `last_step`, and, when training runs within
-    `handling_sigterm()`, at the step during which SIGTERM arrives (then stops training: `preempted_at` is that
-    step).
+    `handling_sigterm()`, at the step during which SIGTERM arrives, then raises `Preempted` out of `fit` (no
+    epoch-end work runs on a cut epoch).
 
     Under multi-worker training every worker must take part in saving (reading distributed variables may need
     them all), so every worker saves, but only the chief into `directory`: the others write into a temporary
@@ -71,7 +71,6 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.last_step = last_step
         self.is_chief = is_chief
         self.keep = keep
-        self.preempted_at: int | None = None
         self._signalled = False
         self._count_signalled = None
 
@@ -97,8 +96,7 @@ class StepCheckpoint(keras.callbacks.Callback):
         if preempted or self.step % self.every == 0 or self.step == self.last_step:
             self.save(self.step)
         if preempted:
-            self.preempted_at = self.step
-            self.model.stop_training = True
+            raise Preempted(self.step)
 
     def _any_worker_signalled(self) -> bool:
         strategy = self.model.distribute_strategy

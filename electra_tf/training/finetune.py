@@ -12,24 +12,29 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import pathlib
 import shutil
 import statistics
 import tempfile
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import keras
 import tensorflow as tf
 
 from electra_tf.models.base import EncoderModel
-from electra_tf.models.directory import read_config
+from electra_tf.models.directory import read_config, read_task_info
+from electra_tf.models.registry import model_class
 from electra_tf.training.callbacks import BestOnDev, StopAfterSteps, progress_verbosity
+from electra_tf.training.checkpoints import StepCheckpoint, restore_latest
 from electra_tf.training.distribute import get_strategy, is_chief, split_global_batches
 from electra_tf.training.optimization import create_optimizer
 from electra_tf.training.recipes import FinetuningRecipe, finetuning_recipe
 
 RESULTS_FILE = "results.json"
 MODEL_DIR = "model"
+CHECKPOINT_DIR = "checkpoints"
+RUN_FILE = "run.json"  # a finished seed's record, next to its checkpoints
 
 
 class FinetuningTask(Protocol):
@@ -82,6 +87,7 @@ class FinetuningJob:
     seeds: tuple[int, ...] = (0,)
     grad_accum_steps: int = 1  # micro-batches per update: batch_size is split, not multiplied
     strategy: str = "default"  # a `tf.distribute` strategy by name (`electra_tf.training.distribute`)
+    checkpoint_every: int | None = None  # steps between checkpoints; None: at every epoch's end
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -98,73 +104,147 @@ class FinetuningJob:
         return dataclasses.replace(paper, **{key: value for key, value in given.items() if value is not None})
 
 
-def run_finetuning(task: FinetuningTask, job: FinetuningJob) -> dict:
+def run_finetuning(task: FinetuningTask, job: FinetuningJob,
+                   callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict:
     """Fine-tunes `task` once per seed, keeps each seed's best epoch on dev, saves the best seed's model to
     `output_dir/model`, predicts the test splits with it, and writes `results.json`; returns the results.
 
-    Under a multi-worker strategy every worker trains on its share of each global batch (the same batches one
-    process would train on) and scores dev data itself; only the chief writes into `output_dir`.
+    Running the same job again resumes it: finished seeds are kept, and the seed in progress continues from its
+    newest checkpoint (`output_dir/checkpoints/seed_<n>`, every `checkpoint_every` steps and on SIGTERM, which
+    raises `electra_tf.training.checkpoints.Preempted`) with its best epoch so far. Under a multi-worker strategy every worker trains on its
+    share of each global batch (the batches one process would train on) and scores dev data itself; only the
+    chief writes into `output_dir`. `callbacks` are added to each seed's own.
     """
     # First: a multi-worker strategy must configure collective ops before TensorFlow initialises its context.
     strategy = get_strategy(job.strategy)
     chief = is_chief(strategy)
-    output_dir = pathlib.Path(job.output_dir if chief else tempfile.mkdtemp(prefix="electra_tf_worker_"))
+    write_dir = pathlib.Path(job.output_dir if chief else tempfile.mkdtemp(prefix="electra_tf_worker_"))
     try:
-        return _run_seeds(task, job, strategy, output_dir)
+        return _run_seeds(task, job, strategy, write_dir, callbacks)
     finally:
         if not chief:
-            shutil.rmtree(output_dir, ignore_errors=True)
+            shutil.rmtree(write_dir, ignore_errors=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Schedule:
+    """The steps of one seed's run."""
+
+    steps_per_epoch: int
+    total_steps: int
+
+    @property
+    def epochs(self) -> int:
+        return math.ceil(self.total_steps / self.steps_per_epoch)
+
+    def segments(self, start_step: int) -> list[tuple[int, int, int, int]]:
+        """`(first step, steps per Keras epoch, first epoch, end epoch)` of the `fit` calls that train from
+        `start_step`: a run resumed inside an epoch first finishes that epoch, so dev evaluations stay at epoch
+        ends."""
+        epoch, offset = divmod(start_step, self.steps_per_epoch)
+        if start_step >= self.total_steps:
+            return []
+        if not offset:
+            return [(start_step, self.steps_per_epoch, epoch, self.epochs)]
+        rest = (epoch + 1) * self.steps_per_epoch
+        return [(start_step, self.steps_per_epoch - offset, epoch, epoch + 1)] + self.segments(rest)
 
 
 def _run_seeds(task: FinetuningTask, job: FinetuningJob, strategy: tf.distribute.Strategy,
-               output_dir: pathlib.Path) -> dict:
+               write_dir: pathlib.Path, callbacks: Sequence[keras.callbacks.Callback]) -> dict:
     recipe = job.recipe(task.name)
     train, devs = task.train_data(), task.dev_data()
     steps_per_epoch = math.ceil(len(train) / recipe.batch_size)
-    total_steps = recipe.epochs * steps_per_epoch
+    schedule = _Schedule(steps_per_epoch, recipe.epochs * steps_per_epoch)
     if job.num_steps:  # exactly that many: the last epoch may be cut short (and is still evaluated)
-        total_steps = job.num_steps
-        steps_per_epoch = min(steps_per_epoch, total_steps)
-    epochs = math.ceil(total_steps / steps_per_epoch)
+        schedule = _Schedule(min(steps_per_epoch, job.num_steps), job.num_steps)
     selecting = next(iter(devs))
     runs, best_score = [], None
     for seed in job.seeds:
-        keras.utils.set_random_seed(seed)
-        with strategy.scope():
-            model = task.new_model(job.model_dir, recipe.max_length)
-            model.grad_accum_steps = job.grad_accum_steps
-            model.compile(optimizer=create_optimizer(
-                recipe.learning_rate, total_steps, int(recipe.warmup_proportion * total_steps),
-                weight_decay=recipe.weight_decay, layerwise_lr_decay=recipe.layerwise_lr_decay,
-                num_layers=model.config.num_hidden_layers, lr_multipliers=model.lr_multipliers()))
-        evaluation = BestOnDev(lambda m: task.evaluate(m, devs[selecting], recipe.batch_size))
-        batches = task.dataset(train, model, recipe.batch_size, shuffle=True, seed=seed).repeat()
-        model.fit(split_global_batches(strategy, batches, recipe.batch_size), epochs=epochs,
-                  steps_per_epoch=steps_per_epoch, shuffle=False, verbose=progress_verbosity(),
-                  callbacks=[StopAfterSteps(total_steps), evaluation,
-                             keras.callbacks.TensorBoard(str(output_dir / "logs" / f"seed_{seed}"))])
-        # The model now has its best epoch's weights, whose selecting-split metrics are known already.
-        dev = {selecting: evaluation.best_metrics, **{name: task.evaluate(model, data, recipe.batch_size)
-                                                      for name, data in devs.items() if name != selecting}}
-        runs.append({"seed": seed, "best_epoch": evaluation.best_epoch + 1, "steps": int(model.optimizer.iterations.numpy()),
-                     "dev": dev})
-        if best_score is None or dev[selecting]["score"] > best_score:
-            best_score, best_seed = dev[selecting]["score"], seed
-            task.prepare_for_saving(model, dev[selecting])
-            model.save_pretrained(output_dir / MODEL_DIR)
-    best_model = type(model).from_pretrained(output_dir / MODEL_DIR)
+        seed_dir = os.path.join(job.output_dir, CHECKPOINT_DIR, f"seed_{seed}")  # the chief's: every worker reads
+        run = _finished_run(seed_dir)
+        if run is None:
+            model, run = _train_seed(task, job, recipe, schedule, strategy, seed, seed_dir, write_dir, callbacks)
+            if best_score is None or run["dev"][selecting]["score"] > best_score:
+                task.prepare_for_saving(model, run["dev"][selecting])
+                model.save_pretrained(write_dir / MODEL_DIR)
+            if is_chief(strategy):  # written after the model: a finished seed's model is saved
+                with tf.io.gfile.GFile(f"{seed_dir}/{RUN_FILE}", "w") as f:
+                    f.write(json.dumps(run))
+        else:
+            print(f"Seed {seed} finished already (in {seed_dir}).")
+        runs.append(run)
+        if best_score is None or run["dev"][selecting]["score"] > best_score:
+            best_score, best_seed = run["dev"][selecting]["score"], seed
+    saved = write_dir / MODEL_DIR
+    if not saved.is_dir():  # a non-chief worker resuming after every seed finished: the chief's model
+        saved = pathlib.Path(job.output_dir) / MODEL_DIR
+    best_model = model_class(read_task_info(saved)["task_type"]).from_pretrained(saved)
     results = {
         "task": task.name, "model_dir": str(job.model_dir), "seeds": list(job.seeds),
         "median": {split: _median([run["dev"][split] for run in runs]) for split in devs},
-        "runs": runs, "saved_model": {"seed": best_seed, "path": str(output_dir / MODEL_DIR)},
-        "settings": {**dataclasses.asdict(recipe), "epochs": epochs, "steps_per_epoch": steps_per_epoch,
-                     "steps": total_steps, "grad_accum_steps": job.grad_accum_steps,
-                     "replicas": strategy.num_replicas_in_sync, **task.settings()},
-        "test_predictions": task.write_predictions(best_model, output_dir, recipe.batch_size),
+        "runs": runs, "saved_model": {"seed": best_seed, "path": str(write_dir / MODEL_DIR)},
+        "settings": {**dataclasses.asdict(recipe), "epochs": schedule.epochs,
+                     "steps_per_epoch": schedule.steps_per_epoch, "steps": schedule.total_steps,
+                     "grad_accum_steps": job.grad_accum_steps, "replicas": strategy.num_replicas_in_sync,
+                     **task.settings()},
+        "test_predictions": task.write_predictions(best_model, write_dir, recipe.batch_size),
     }
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
+    write_dir.mkdir(parents=True, exist_ok=True)
+    (write_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
     return results
+
+
+def _train_seed(task: FinetuningTask, job: FinetuningJob, recipe: FinetuningRecipe, schedule: _Schedule,
+                strategy: tf.distribute.Strategy, seed: int, seed_dir: str, write_dir: pathlib.Path,
+                callbacks: Sequence[keras.callbacks.Callback]) -> tuple[EncoderModel, dict]:
+    """Trains (or resumes) one seed; returns the model with its best epoch's weights and the seed's record."""
+    keras.utils.set_random_seed(seed)
+    with strategy.scope():
+        model = task.new_model(job.model_dir, recipe.max_length)
+        model.grad_accum_steps = job.grad_accum_steps
+        model.compile(optimizer=create_optimizer(
+            recipe.learning_rate, schedule.total_steps, int(recipe.warmup_proportion * schedule.total_steps),
+            weight_decay=recipe.weight_decay, layerwise_lr_decay=recipe.layerwise_lr_decay,
+            num_layers=model.config.num_hidden_layers, lr_multipliers=model.lr_multipliers()))
+        step = restore_latest(model, seed_dir)
+    if step:
+        print(f"Seed {seed}: resumed from step {step} (checkpoint in {seed_dir}).")
+    devs = task.dev_data()
+    selecting = next(iter(devs))
+    chief = is_chief(strategy)
+    evaluation = BestOnDev(lambda m: task.evaluate(m, devs[selecting], recipe.batch_size), directory=seed_dir,
+                           is_chief=chief)
+    finished_epochs = math.ceil(step / schedule.steps_per_epoch)
+    if evaluation.last_epoch < finished_epochs - 1:  # stopped between an epoch's last step and its evaluation
+        evaluation.set_model(model)
+        evaluation.on_epoch_end(finished_epochs - 1)
+    checkpoint = StepCheckpoint(seed_dir, job.checkpoint_every or schedule.steps_per_epoch, start_step=step,
+                                last_step=schedule.total_steps, is_chief=chief)
+    batches = task.dataset(task.train_data(), model, recipe.batch_size, shuffle=True, seed=seed).repeat()
+    logs = keras.callbacks.TensorBoard(str(write_dir / "logs" / f"seed_{seed}"))
+    with checkpoint.handling_sigterm():
+        for first_step, steps_per_epoch, first_epoch, end_epoch in schedule.segments(step):
+            model.fit(split_global_batches(strategy, batches.skip(first_step), recipe.batch_size),
+                      initial_epoch=first_epoch, epochs=end_epoch, steps_per_epoch=steps_per_epoch, shuffle=False,
+                      verbose=progress_verbosity(),
+                      callbacks=[StopAfterSteps(schedule.total_steps - first_step), checkpoint, evaluation, logs,
+                                 *callbacks])
+    steps = int(model.optimizer.iterations.numpy())
+    evaluation.restore_best(model)
+    # The best epoch's selecting-split metrics are known already.
+    dev = {selecting: evaluation.best_metrics, **{name: task.evaluate(model, data, recipe.batch_size)
+                                                  for name, data in devs.items() if name != selecting}}
+    return model, {"seed": seed, "best_epoch": evaluation.best_epoch + 1, "steps": steps, "dev": dev}
+
+
+def _finished_run(seed_dir: str) -> dict | None:
+    """The record of a seed that a previous run of the job finished, else None."""
+    path = f"{seed_dir}/{RUN_FILE}"
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.loads(f.read())
 
 
 def _median(runs: list[dict[str, float]]) -> dict[str, float]:

@@ -3,7 +3,7 @@
 Running the same job again on the same `output_dir` resumes from its newest checkpoint (same step, model,
 optimizer and random states, and the data position: the input skips the batches already consumed); a larger
 `num_steps` continues a finished run. On SIGTERM (a preemption) the run saves a checkpoint at the current step
-and raises `Preempted`. Under multi-worker training only the chief writes into `output_dir`.
+and raises `electra_tf.training.checkpoints.Preempted`. Under multi-worker training only the chief writes into `output_dir`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text.tokenizer import (VOCAB_FILE, WordPieceTokenizer, learn_vocabulary, load_tokenizer,
                                        special_token_ids, write_vocabulary)
 from electra_tf.training.callbacks import StopAfterSteps, Throughput, progress_verbosity
-from electra_tf.training.checkpoints import Preempted, StepCheckpoint, restore_latest
+from electra_tf.training.checkpoints import StepCheckpoint, restore_latest
 from electra_tf.training.distribute import get_strategy, is_chief
 from electra_tf.training.optimization import create_optimizer
 from electra_tf.training.recipes import PRETRAINING_WARMUP_PROPORTION
@@ -142,8 +142,6 @@ def _train(job: PretrainingJob, strategy: tf.distribute.Strategy, output_dir: pa
                 steps_per_epoch=interval, shuffle=False, verbose=verbose,
                 callbacks=[Throughput(), StopAfterSteps(job.num_steps - step), checkpoint,
                            keras.callbacks.TensorBoard(str(write_dir / "logs")), *callbacks])
-        if checkpoint.preempted_at is not None:
-            raise Preempted(checkpoint.preempted_at)
         pretrainer.save_pretrained(write_dir, tokenizer)
         _write_metadata(write_dir, job, history.history)
         if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):

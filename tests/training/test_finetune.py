@@ -1,7 +1,9 @@
 """GLUE fine-tuning end to end: a model pre-trained by this package learns SST-2 and STS-B."""
 
 import json
+import os
 import pathlib
+import signal
 
 import numpy as np
 import pytest
@@ -16,7 +18,8 @@ from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE
 from electra_tf.tasks.glue import GlueFinetuning
 from electra_tf.training.finetune import FinetuningJob, run_finetuning
 from electra_tf.training.pretrain import PretrainingJob, run_pretraining
-from tests.test_case import SHARED_DATA, write_synthetic_sst2
+from electra_tf.training.checkpoints import Preempted
+from tests.test_case import SHARED_DATA, AtStep, write_synthetic_sst2
 
 GLUE = SHARED_DATA / "glue"
 
@@ -79,12 +82,25 @@ def test_several_seeds_report_the_median_and_write_leaderboard_predictions(pretr
     assert {line.split("\t")[1] for line in predictions[1:]} <= {"0", "1"}
 
 
-def test_num_steps_trains_exactly_that_many_steps(pretrained, tmp_path):
+def test_num_steps_trains_exactly_that_many_steps_and_a_preempted_run_resumes_to_the_same_results(
+        pretrained, tmp_path, capsys):
     write_synthetic_sst2(tmp_path / "glue")  # 600 examples: 10 batches of 64 an epoch
-    results = run_finetuning(GlueFinetuning("sst2", data_dir=tmp_path / "glue"), FinetuningJob(
-        model_dir=str(pretrained), output_dir=str(tmp_path / "out"), num_steps=13, batch_size=64, max_length=16))
+    task = GlueFinetuning("sst2", data_dir=tmp_path / "glue")
+    job = lambda name: FinetuningJob(model_dir=str(pretrained), output_dir=str(tmp_path / name), num_steps=13,
+                                     batch_size=64, max_length=16)
+    results = run_finetuning(task, job("whole"))
     assert results["runs"][0]["steps"] == 13 and results["settings"]["epochs"] == 2  # 10 + 3, both evaluated
     assert results["runs"][0]["best_epoch"] in (1, 2)
+
+    # SIGTERM during step 12, after epoch 1's evaluation: saved at step 12, and the rerun trains step 13 only.
+    with pytest.raises(Preempted, match="step 12"):
+        run_finetuning(task, job("preempted"), callbacks=[AtStep(11, lambda: os.kill(os.getpid(), signal.SIGTERM))])
+    assert not (tmp_path / "preempted" / "results.json").exists()
+    counter = AtStep(0)
+    resumed = run_finetuning(task, job("preempted"), callbacks=[counter])
+    assert "Seed 0: resumed from step 12" in capsys.readouterr().out and counter.seen == 1
+    assert resumed["runs"][0]["steps"] == 13 and resumed["runs"][0]["best_epoch"] == results["runs"][0]["best_epoch"]
+    assert resumed["runs"][0]["dev"]["dev"] == pytest.approx(results["runs"][0]["dev"]["dev"], abs=1e-6)
 
 
 def test_bad_jobs_are_refused(tmp_path):
