@@ -51,7 +51,8 @@ flags.DEFINE_enum("strategy", "default", STRATEGIES, "tf.distribute strategy.")
 flags.DEFINE_enum("mixed_precision", None, ["mixed_bfloat16", "mixed_float16"], "Mixed-precision policy.")
 flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
 flags.DEFINE_integer("grad_accum_steps", 1, "Micro-batches per update: same update, less activation memory.")
-flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints (a rerun resumes from the newest).")
+flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints (a rerun resumes from the newest); "
+                     "fine-tuning: every epoch unless given.")
 flags.DEFINE_string("checkpoint_dir", None, "Where checkpoints go (default: --output_dir/checkpoints); any path "
                     "TensorFlow can write, e.g. gs://bucket/run or shared storage for a multi-host run.")
 flags.DEFINE_string("tpu", None, "With --strategy tpu: the TPU's name or grpc:// address (default: the local TPU "
@@ -132,7 +133,6 @@ def _require(*names: str) -> None:
 
 
 def pretrain(argv: list[str]) -> None:
-    from electra_tf.training.checkpoints import PREEMPTED_EXIT_CODE, Preempted
     from electra_tf.training.pretrain import PretrainingJob, run_pretraining  # imports TensorFlow
 
     del argv
@@ -148,11 +148,7 @@ def pretrain(argv: list[str]) -> None:
         strategy=FLAGS.strategy, mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile,
         grad_accum_steps=FLAGS.grad_accum_steps, checkpoint_every=FLAGS.checkpoint_every,
         checkpoint_dir=FLAGS.checkpoint_dir, tpu_address=FLAGS.tpu, seed=FLAGS.seed, force=FLAGS.force)
-    try:
-        run_pretraining(job)
-    except Preempted as preempted:
-        print(f"electra-tf pretrain: {preempted}", file=sys.stderr)
-        sys.exit(PREEMPTED_EXIT_CODE)
+    run_pretraining(job)
     print(f"Saved the pre-trained model to {os.path.abspath(FLAGS.output_dir)}")
 
 
@@ -181,7 +177,8 @@ def _finetuning_job():
         num_steps=_given("num_steps"), learning_rate=_given("learning_rate"),
         layerwise_lr_decay=FLAGS.layerwise_lr_decay, batch_size=_given("batch_size"), max_length=FLAGS.max_length,
         weight_decay=FLAGS.weight_decay, seeds=tuple(int(s) for s in FLAGS.seeds),
-        grad_accum_steps=FLAGS.grad_accum_steps, strategy=FLAGS.strategy)
+        grad_accum_steps=FLAGS.grad_accum_steps, strategy=FLAGS.strategy,
+        checkpoint_every=_given("checkpoint_every"))
 
 
 def _run_finetuning(task) -> None:
@@ -298,7 +295,8 @@ class Command:
     flags: tuple[str, ...]
 
 
-_SCALE = ("strategy", "grad_accum_steps")  # what fine-tuning shares with pre-training's scale-out flags
+# What fine-tuning shares with pre-training's scale-out and resume flags (--checkpoint_every: default each epoch).
+_SCALE = ("strategy", "grad_accum_steps", "checkpoint_every")
 _CORPUS = ("train_files", "train_records", "tfds_name", "tfds_split", "tfds_text_key", "tfds_data_dir")
 # `electra-tf NAME` or, for fine-tuning, `electra-tf finetune KIND`.
 COMMANDS = {
@@ -356,8 +354,13 @@ def _run_reporting_user_errors(name: str) -> Callable[[list[str]], None]:
     def run(argv: list[str]) -> None:
         debug = FLAGS.debug or os.environ.get("ELECTRA_TF_DEBUG") == "1"
         import_tensorflow_quietly(show=debug)
+        from electra_tf.training.checkpoints import PREEMPTED_EXIT_CODE, Preempted
+
         try:
             COMMANDS[name].run(argv)
+        except Preempted as preempted:  # saved: a cluster's restart policy tells this status from a failure
+            print(f"electra-tf {name}: {preempted}", file=sys.stderr)
+            sys.exit(PREEMPTED_EXIT_CODE)
         except USER_ERRORS as error:
             if debug:
                 raise
