@@ -23,7 +23,6 @@ import json
 import os
 import pathlib
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,22 +32,13 @@ from absl import app, flags
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE  # noqa: E402  (after the path is set)
+from electra_tf.training.distribute import local_cluster  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", "small", "Model preset.")
 flags.DEFINE_integer("steps", 12, "Training steps per run (two logging intervals).")
 flags.DEFINE_integer("batch_size", 8, "Global batch size.")
 flags.DEFINE_integer("seq_len", 128, "Tokens per example.")
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _launch(output_dir: str, tf_config: dict | None) -> subprocess.Popen:
@@ -80,9 +70,7 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         step_ms = _step_ms(_launch(f"{scratch}/single", None))
         results["single"] = {"step_ms": step_ms, "tokens_per_s": tokens / step_ms * 1000}
-        cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
-        workers = [_launch(f"{scratch}/two", {"cluster": cluster, "task": {"type": "worker", "index": i}})
-                   for i in range(2)]
+        workers = [_launch(f"{scratch}/two", tf_config) for tf_config in local_cluster(2)]
         step_ms = max(_step_ms(worker) for worker in workers)  # the slower worker sets the pace
         results["two_workers"] = {"step_ms": step_ms, "tokens_per_s": tokens / step_ms * 1000}
     print(json.dumps({

@@ -6,6 +6,7 @@ TensorFlow starts.
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,6 +40,18 @@ def get_strategy(name: str = "default", tpu_address: str | None = None) -> tf.di
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     raise ValueError(f"Unknown strategy {name!r}; choose one of {STRATEGIES}.")
+
+
+def local_cluster(num_workers: int) -> list[dict]:
+    """One `TF_CONFIG` per worker of a cluster on this machine (127.0.0.1, free ports): multi-worker training
+    tried on one host, as the tests and `bench/multi_worker_scaling.py` run it (docs/distributed.md)."""
+    sockets = [socket.socket() for _ in range(num_workers)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    workers = [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]
+    for s in sockets:
+        s.close()
+    return [{"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}} for i in range(num_workers)]
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

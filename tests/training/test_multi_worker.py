@@ -6,7 +6,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE
 from electra_tf.training.checkpoints import PREEMPTED_EXIT_CODE, checkpoints
+from electra_tf.training.distribute import local_cluster
 from electra_tf.training.pretrain import weights_digest
 from tests.test_case import write_synthetic_sst2
 
@@ -25,16 +25,6 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 PRETRAIN = ["-m", "electra_tf.cli", "pretrain", "--config", "tiny", "--train_files", str(SAMPLE_CORPUS_FILE),
             "--vocab", str(SAMPLE_VOCAB_FILE), "--num_steps", "40", "--batch_size", "8", "--seq_len", "32",
             "--warmup_steps", "2", "--checkpoint_every", "4"]
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _cli(command: list[str], tf_config: dict | None = None) -> subprocess.Popen:
@@ -51,9 +41,8 @@ def _pretrain(output_dir: pathlib.Path) -> subprocess.Popen:
 
 def _two_workers(output_dir: pathlib.Path, command: list[str] = PRETRAIN) -> list[subprocess.Popen]:
     """Both workers of a cluster, started as on two hosts sharing `output_dir` (shared storage)."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
-    return [_cli([*command, "--output_dir", str(output_dir), "--strategy", "multi_worker"],
-                 {"cluster": cluster, "task": {"type": "worker", "index": i}}) for i in range(2)]
+    return [_cli([*command, "--output_dir", str(output_dir), "--strategy", "multi_worker"], tf_config)
+            for tf_config in local_cluster(2)]
 
 
 def _finish(process: subprocess.Popen) -> str:
