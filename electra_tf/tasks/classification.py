@@ -21,5 +21,14 @@ class TextClassificationTask:
         """Nothing to set: a classifier is saved as trained."""
 
     def predict(self, model: ElectraClassifier, data: GlueSplit, batch_size: int) -> np.ndarray:
-        """Logits [N, num_labels] for the texts of `data` (its labels unused)."""
-        return model.predict(self.dataset(GlueSplit(data.texts), model, batch_size, shuffle=False), verbose=0)
+        """Logits [N, num_labels] for the texts of `data` (its labels unused).
+
+        The texts go through the model shortest first, so that each batch, padded to its own longest text,
+        holds little padding; the logits come back in the split's order."""
+        order = np.argsort([sum(len(texts[i]) for texts in data.texts) for i in range(len(data.texts[0]))],
+                           kind="stable")
+        by_length = GlueSplit(tuple([texts[i] for i in order] for texts in data.texts))
+        logits = model.predict(self.dataset(by_length, model, batch_size, shuffle=False), verbose=0)
+        in_order = np.empty_like(logits)
+        in_order[order] = logits
+        return in_order

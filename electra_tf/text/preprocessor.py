@@ -10,6 +10,22 @@ from electra_tf.inputs import INPUT_KEYS
 from electra_tf.text.tokenizer import WordPieceTokenizer
 
 
+PADDINGS = ("longest", "max_length")
+# "longest" pads to the batch's longest row rounded up to a multiple of this, so that a model sees at most
+# sequence_length / 16 shapes (tf.function traces and XLA compiles a bounded number of programs).
+LENGTH_MULTIPLE = 16
+
+
+def trim_padding(inputs: dict[str, tf.Tensor], multiple: int = LENGTH_MULTIPLE) -> dict[str, tf.Tensor]:
+    """Model inputs padded at the end, cut to the batch's longest row rounded up to a multiple of `multiple`
+    (never longer than they are). The encoder masks padding, so the real positions' outputs do not change;
+    the work on padding goes."""
+    mask = inputs["padding_mask"]
+    longest = tf.reduce_max(tf.reduce_sum(tf.cast(mask, tf.int32), axis=-1))
+    length = tf.minimum((longest + multiple - 1) // multiple * multiple, tf.shape(mask)[-1])
+    return {name: value[..., :length] for name, value in inputs.items()}
+
+
 class TokenizingLayer(keras.layers.Layer):
     """What the preprocessors share: a `WordPieceTokenizer`, a sequence length, the settings a model
     directory records (`settings`), and a Keras config that holds the tokenizer too."""
@@ -41,11 +57,13 @@ class TokenizingLayer(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="electra_tf")
 class ElectraPreprocessor(TokenizingLayer):
-    """Turns raw text, or text pairs, into fixed-length BERT/ELECTRA model inputs, in the TensorFlow graph.
+    """Turns raw text, or text pairs, into BERT/ELECTRA model inputs, in the TensorFlow graph.
 
     Each text is tokenized with the `WordPieceTokenizer` and laid out as BERT does
     (https://arxiv.org/abs/1810.04805): `[CLS] A [SEP]` for a single text and `[CLS] A [SEP] B [SEP]` for a
-    pair, then padded with `[PAD]` to `sequence_length`. Segment ids are 0 on `[CLS] A [SEP]` and 1 on
+    pair, then padded with `[PAD]`: to the batch's longest row rounded up to a multiple of 16 (`padding=
+    "longest"`, what a user's pipeline does: most of a fixed-length batch of real text is padding), or to
+    `sequence_length` (`"max_length"`, fixed shapes). Segment ids are 0 on `[CLS] A [SEP]` and 1 on
     `B [SEP]`; `padding_mask` is 1 on real tokens. A single text that does not fit is cut at the end. A pair is
     cut "longest first", as BERT's `_truncate_seq_pair`: one token at a time from the end of the longer text,
     from B on a tie. That is keras-hub's `MultiSegmentPacker` with `truncate="round_robin"` (for two texts
@@ -63,6 +81,9 @@ class ElectraPreprocessor(TokenizingLayer):
             pairs). Defaults to `128`.
         text_pair: bool. Whether the model it feeds reads text pairs: saved with the model, it tells export
             to serve `text` and `text_b`. The layer itself packs whatever it is given. Defaults to `False`.
+        padding: str. `"longest"` (default: a batch comes out `[batch, L]`, L <= `sequence_length` a multiple
+            of 16 or `sequence_length`; a single text, which `Dataset.map` batches afterwards, keeps
+            `sequence_length`) or `"max_length"` (always `sequence_length`: static shapes, e.g. for TPUs).
         **kwargs: other keyword arguments passed to `keras.layers.Layer`.
 
     Example:
@@ -71,7 +92,7 @@ class ElectraPreprocessor(TokenizingLayer):
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "a", "dog", "."]
     path = pathlib.Path(tempfile.mkdtemp()) / "vocab.txt"
     path.write_text("\\n".join(vocab) + "\\n", encoding="utf-8")
-    preprocessor = ElectraPreprocessor(WordPieceTokenizer(path), sequence_length=8)
+    preprocessor = ElectraPreprocessor(WordPieceTokenizer(path), sequence_length=8, padding="max_length")
     # A 4-token and a 3-token text in 8 - 3 = 5 slots: A loses one token (the longer), then B one (a tie).
     x = preprocessor((["The cat sat."], ["A dog."]))
     assert x["token_ids"].numpy().tolist() == [[2, 5, 6, 7, 3, 8, 9, 3]]
@@ -82,11 +103,15 @@ class ElectraPreprocessor(TokenizingLayer):
     ```
     """
 
-    def __init__(self, tokenizer: WordPieceTokenizer, sequence_length: int = 128, text_pair: bool = False, **kwargs):
+    def __init__(self, tokenizer: WordPieceTokenizer, sequence_length: int = 128, text_pair: bool = False,
+                 padding: str = "longest", **kwargs):
         if sequence_length < 2:
             raise ValueError(f"sequence_length must be at least 2 ([CLS] and [SEP]), got {sequence_length}.")
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}.")
         super().__init__(tokenizer, sequence_length, **kwargs)
         self.text_pair = text_pair
+        self.padding = padding
         self.packer = MultiSegmentPacker(
             sequence_length=sequence_length, start_value=tokenizer.cls_token_id,
             end_value=tokenizer.sep_token_id, pad_value=tokenizer.pad_token_id, truncate="round_robin",
@@ -102,8 +127,8 @@ class ElectraPreprocessor(TokenizingLayer):
             sample_weight: optional sample weights, returned unchanged.
 
         Returns:
-            `x` as a dict of int32 `token_ids`, `segment_ids` and `padding_mask`, each
-            [batch_size, sequence_length] (or [sequence_length] for a single str/scalar input); or
+            `x` as a dict of int32 `token_ids`, `segment_ids` and `padding_mask`, each [batch_size, length]
+            (or [length] for a single str/scalar input), length as `padding` says; or
             `(x, y)` / `(x, y, sample_weight)` when those are given.
         """
         segments, unbatched = _string_segments(x)
@@ -114,12 +139,14 @@ class ElectraPreprocessor(TokenizingLayer):
         # The tokenizer never emits [PAD] (it splits "[PAD]" at the brackets), so [PAD] marks padding only.
         padding_mask = tf.cast(tf.not_equal(token_ids, self.tokenizer.pad_token_id), tf.int32)
         x = dict(zip(INPUT_KEYS, (token_ids, segment_ids, padding_mask)))
+        if self.padding == "longest" and not unbatched:  # single rows stay whole: they are batched afterwards
+            x = trim_padding(x)
         if unbatched:
             x = {name: value[0] for name, value in x.items()}
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
     def settings(self) -> dict:
-        return {**super().settings(), "text_pair": self.text_pair}
+        return {**super().settings(), "text_pair": self.text_pair, "padding": self.padding}
 
 
 def _string_segments(x) -> tuple[list[tf.Tensor], bool]:

@@ -81,7 +81,8 @@ def split_global_batches(strategy: tf.distribute.Strategy, dataset: tf.data.Data
         replicas_here = context.num_replicas_in_sync // context.num_input_pipelines
         first_row = context.input_pipeline_id * replicas_here * per_replica
         rows = slice(first_row, first_row + replicas_here * per_replica)
-        full = dataset.unbatch().batch(global_batch_size, drop_remainder=True)
+        # Padded: batches padded to their longest row differ in length (the padding is masked, its ids unread).
+        full = dataset.unbatch().padded_batch(global_batch_size, drop_remainder=True)
         mine = full.map(lambda *batch: tf.nest.map_structure(lambda t: t[rows], batch if len(batch) > 1 else batch[0]))
         return mine.unbatch().batch(per_replica).prefetch(tf.data.AUTOTUNE)
 

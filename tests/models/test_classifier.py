@@ -5,7 +5,8 @@ import tensorflow as tf
 
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.pretrainer import ElectraPretrainer
-from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
+from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE, ElectraPreprocessor, WordPieceTokenizer
+from electra_tf.text.preprocessor import LENGTH_MULTIPLE
 from electra_tf.training.optimization import create_optimizer
 from tests.test_case import random_batch, tiny_config
 
@@ -117,3 +118,20 @@ def test_a_vocabulary_of_another_size_is_refused_on_loading(tmp_path):
     with pytest.raises(ValueError, match="8001 tokens"):
         export_model_directory(tmp_path / "tuned", tmp_path / "export")
     assert not (tmp_path / "export").exists()
+
+
+def test_padding_to_the_batchs_longest_gives_the_predictions_of_padding_to_max_length():
+    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
+    keras.utils.set_random_seed(3)
+    classifier = ElectraClassifier(tiny_config(vocab_size=tokenizer.vocab_size), num_labels=3, dropout=0.0)
+    lines = [line for line in SAMPLE_CORPUS_FILE.read_text().splitlines() if 0 < len(line.strip()) < 200]
+    texts = tf.constant(sorted(lines[:64], key=len)[::4])  # 16 texts of 1 to ~45 tokens
+    pairs = (texts[:8], texts[8:])
+    for inputs in (texts, pairs):
+        fixed = ElectraPreprocessor(tokenizer, sequence_length=128, padding="max_length")(inputs)
+        longest = ElectraPreprocessor(tokenizer, sequence_length=128, padding="longest")(inputs)
+        assert fixed["token_ids"].shape[1] == 128 and longest["token_ids"].shape[1] < 128
+        assert longest["token_ids"].shape[1] % LENGTH_MULTIPLE == 0
+        probabilities = [tf.nn.softmax(classifier(x)).numpy() for x in (fixed, longest)]
+        np.testing.assert_allclose(probabilities[1], probabilities[0], atol=1e-5)
+        assert probabilities[0].std(axis=0).max() > 1e-3  # the texts get different predictions

@@ -210,7 +210,8 @@ def test_bundled_vocabulary_on_mrpc_pairs(sequence_length):
     first, second = [row[3] for row in rows], [row[4] for row in rows]
     tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
     assert (tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id) == (PAD, 101, 102)
-    x = as_lists(ElectraPreprocessor(tokenizer, sequence_length=sequence_length)((first, second)))
+    x = as_lists(ElectraPreprocessor(tokenizer, sequence_length=sequence_length,
+                                     padding="max_length")((first, second)))
     for row, (a, b) in enumerate(zip(first, second)):
         ids_a, ids_b = tokenizer.tokenize(a).numpy().tolist(), tokenizer.tokenize(b).numpy().tolist()
         assert len(ids_a) > 10 and len(ids_b) > 10
