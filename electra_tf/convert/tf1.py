@@ -27,7 +27,6 @@ from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.question_answerer import ElectraQuestionAnswerer
 from electra_tf.models.token_classifier import ElectraTokenClassifier
-from electra_tf.text.preprocessor import ElectraPreprocessor
 from electra_tf.text.tokenizer import WordPieceTokenizer
 
 _SKIPPED = re.compile(r"(adam_[mv]$|^global_step$)")
@@ -88,10 +87,11 @@ def load_model(path: str | os.PathLike, config: ElectraConfig, task: str | None 
         tensors = {name: value for name, value in tensors.items()
                    if not name.startswith("task_specific/") or name.startswith(f"task_specific/{task}/")}
         if f"task_specific/{task}/qa_hidden/kernel" in tensors:
-            return _load_question_answerer(tensors, config, task, path, _preprocessor(tokenizer, text_pair=True))
+            return _load_question_answerer(tensors, config, task, path,
+                                           _preprocessor(ElectraQuestionAnswerer, tokenizer))
         if tagging or (tagging is None and task in _TAGGING_TASKS):
             return _load_dense_head(ElectraTokenClassifier, tensors, config, task, path,
-                                    preprocessor=_preprocessor(tokenizer))
+                                    preprocessor=_preprocessor(ElectraTokenClassifier, tokenizer))
         return _load_classifier(tensors, config, task, path, tokenizer)
     if any(name.startswith("generator/") for name in tensors):
         return _load_pretrainer(tensors, config, path)
@@ -102,8 +102,11 @@ def load_model(path: str | os.PathLike, config: ElectraConfig, task: str | None 
     return backbone
 
 
-def _preprocessor(tokenizer: WordPieceTokenizer | None, text_pair: bool = False) -> ElectraPreprocessor | None:
-    return None if tokenizer is None else ElectraPreprocessor(tokenizer, text_pair=text_pair)
+def _preprocessor(model_class: type, tokenizer: WordPieceTokenizer | None,
+                  text_pair: bool = False) -> keras.layers.Layer | None:
+    """The raw-text preprocessor of a `model_class` model (a tagger's keeps word offsets, a reader's windows
+    contexts), or None without a tokenizer."""
+    return None if tokenizer is None else model_class.PREPROCESSOR_CLASS(tokenizer, text_pair=text_pair)
 
 
 def load_discriminator(path: str | os.PathLike, config: ElectraConfig) -> ElectraDiscriminator:
@@ -148,10 +151,11 @@ def _load_classifier(tensors: dict[str, np.ndarray], config: ElectraConfig, task
     from electra_tf.data.glue import get_task
 
     if task not in _GLUE_TASKS:
-        return _load_dense_head(ElectraClassifier, tensors, config, task, path, preprocessor=_preprocessor(tokenizer))
+        return _load_dense_head(ElectraClassifier, tensors, config, task, path,
+                                preprocessor=_preprocessor(ElectraClassifier, tokenizer))
     glue_task = get_task(_GLUE_TASKS[task])
     classifier = _load_dense_head(ElectraClassifier, tensors, config, task, path, label_names=glue_task.label_names,
-                                  preprocessor=_preprocessor(tokenizer, glue_task.text_pair))
+                                  preprocessor=_preprocessor(ElectraClassifier, tokenizer, glue_task.text_pair))
     kernel, bias = classifier.logits.kernel, classifier.logits.bias
     if glue_task.is_regression:
         kernel.assign(kernel * _STS_SCALE)  # predict the score itself, as our STS-B targets are
@@ -173,7 +177,7 @@ def _load_dense_head(model_class: type, tensors: dict[str, np.ndarray], config: 
 
 
 def _load_question_answerer(tensors: dict[str, np.ndarray], config: ElectraConfig, task: str, path,
-                            preprocessor: ElectraPreprocessor | None) -> ElectraQuestionAnswerer:
+                            preprocessor: keras.layers.Layer | None) -> ElectraQuestionAnswerer:
     scope = f"task_specific/{task}"
     reader = ElectraQuestionAnswerer(config, head="original", preprocessor=preprocessor,
                                      head_hidden_size=_output_size(tensors, f"{scope}/qa_hidden", path))
