@@ -1,0 +1,403 @@
+"""electra_tf against Hugging Face transformers (PyTorch), side by side on the same shapes, threads and data.
+
+Each workload runs in a fresh child process per framework (TensorFlow and PyTorch never share a process, so
+neither's thread pools or allocator affect the other), the frameworks taking turns for `--reps` rounds; the
+parent prints one JSON object: per workload and framework the median over rounds, and `ratio` = electra_tf's
+throughput over Hugging Face's (above 1: electra_tf is faster; for latency, Hugging Face's ms over ours).
+
+Workloads (random weights of the `--config` preset, the bundled 8000-token vocabulary for both frameworks):
+  pretrain, pretrain_bf16   one ELECTRA pre-training step (15% masked, generator of the paper's size, Gumbel
+                            samples, discriminator, loss = MLM + 50 x RTD, AdamW), batch x seq_len tokens;
+                            Hugging Face: ElectraForMaskedLM + ElectraForPreTraining sharing embeddings, the
+                            usual loop (the generator's head runs on every position, as HF's model does);
+                            bf16: Keras mixed_bfloat16 / torch.autocast(bfloat16).
+  pretrain_released         the same with the released Small++ generator (as wide as the discriminator).
+  finetune                  one sequence-classification training step at fixed length (batch x seq_len).
+  sst2_epoch                fine-tuning over the first `--sst2_examples` SST-2 train sentences, batch 32:
+                            electra_tf pads each batch to its longest (rounded up to 16); Hugging Face as
+                            `run_glue.py`'s defaults do (every example padded to 128).
+  inference                 encoder + classification head, forward only, batch x seq_len.
+  serving_batch1, serving_batch32   SST-2 dev sentences as raw text: electra_tf's exported SavedModel
+                            (`serving_default`: tokenization, model, softmax in the graph) against a Hugging
+                            Face pipeline-style call (fast tokenizer, pad to longest, inference mode, softmax);
+                            p50 latency of single sentences, examples/s of batches of 32.
+  predict_dataset           all of SST-2 dev: electra_tf's task prediction (length-sorted, padded to each
+                            batch's longest, batch 32) against `run_glue.py`'s evaluation defaults (padded to
+                            128, batch 8).
+
+Every child also measures the float32 matmul peak of this machine in its framework (`peak_gflops`: the best
+of 2048x2048 matmuls); pre-training entries report model FLOPs/s and MFU against the TensorFlow peak, with the
+model FLOPs counted as the paper's `flops_computation.py` counts matmuls (3x the forward: forward + backward;
+embeddings as lookups; both towers and heads; generator head on the masked slots for ours, on every position
+for Hugging Face's, each counted as run).
+
+Setup (a separate environment: the package's requirements never include torch or transformers):
+  python3 -m venv .bench-venv && .bench-venv/bin/pip install -r requirements.txt -e . \
+      torch==2.13.0 transformers==5.24.0
+Usage:
+  .bench-venv/bin/python bench/compare_peers.py > bench/results/compare_peers.json
+  .bench-venv/bin/python bench/compare_peers.py --config=tiny --reps=1 --steps=2 --sst2_examples=64   # check
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app, flags
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+GLUE = REPO.parent / "shared" / "data" / "glue"
+WORKLOADS = ("pretrain", "pretrain_bf16", "pretrain_released", "finetune", "sst2_epoch", "inference",
+             "serving_batch1", "serving_batch32", "predict_dataset")
+LATENCY = {"serving_batch1"}  # lower is better; the others are throughputs
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("workloads", list(WORKLOADS), "Workloads to run.")
+flags.DEFINE_string("config", "small", "Model preset (electra_tf's; Hugging Face gets the same shapes).")
+flags.DEFINE_integer("batch_size", 32, "Examples per step for the fixed-length workloads.")
+flags.DEFINE_integer("seq_len", 128, "Tokens per example for the fixed-length workloads.")
+flags.DEFINE_integer("steps", 6, "Timed steps (or batches) per child, after 2 untimed ones.")
+flags.DEFINE_integer("reps", 2, "Rounds of every workload, the frameworks taking turns.")
+flags.DEFINE_integer("threads", 2, "Intra-op threads for both frameworks.")
+flags.DEFINE_integer("sst2_examples", 1024, "SST-2 train sentences in the sst2_epoch workload.")
+flags.DEFINE_integer("requests", 100, "Single-sentence requests in serving_batch1.")
+flags.DEFINE_string("child", None, "Internal: run one workload of one framework ('ours' or 'hf').")
+flags.DEFINE_string("workload", None, "Internal: the child's workload.")
+
+
+# --- What both frameworks share ---
+def sst2(split: str, limit: int | None = None) -> tuple[list[str], list[int]]:
+    rows = [line.split("\t") for line in (GLUE / "SST-2" / f"{split}.tsv").read_text().splitlines()[1:]]
+    rows = rows[:limit] if limit else rows
+    return [row[0] for row in rows], [int(row[1]) for row in rows]
+
+
+def shapes():
+    """The discriminator and generator shapes of `--config`, from electra_tf's config (plain numbers)."""
+    sys.path.insert(0, str(REPO))
+    from electra_tf.config import ElectraConfig, generator_config
+    from electra_tf.text import SAMPLE_VOCAB_FILE
+
+    vocab_size = len(SAMPLE_VOCAB_FILE.read_text().splitlines())
+    preset = "small++" if FLAGS.workload == "pretrain_released" else FLAGS.config
+    config = ElectraConfig.from_preset(preset, vocab_size=vocab_size)
+    return config, generator_config(config), SAMPLE_VOCAB_FILE
+
+
+def training_flops_per_token(config, generator, seq_len: int, head_positions: float) -> float:
+    """Matmul FLOPs of one pre-training step per token (3x the forward), as `flops_computation.py` counts them:
+    both encoders (projections, attention scores and mixing, feed-forward), the embedding projection, the RTD
+    head, and the generator's MLM head on `head_positions` of the positions."""
+    def encoder(c) -> float:
+        hidden, ffn = c.hidden_size, c.intermediate_size
+        per_layer = 2 * (4 * hidden * hidden + 2 * hidden * ffn) + 2 * 2 * seq_len * hidden
+        projection = 2 * c.embedding_size * hidden if c.embedding_size != hidden else 0
+        return c.num_hidden_layers * per_layer + projection
+
+    rtd_head = 2 * config.hidden_size * config.hidden_size + 2 * config.hidden_size
+    mlm_head = 2 * generator.hidden_size * config.embedding_size + 2 * config.embedding_size * config.vocab_size
+    return 3 * (encoder(config) + encoder(generator) + rtd_head + head_positions * mlm_head)
+
+
+def timed(step, count: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        step()
+    seconds = []
+    for _ in range(count):
+        start = time.perf_counter()
+        step()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+# --- electra_tf ---
+def ours(workload: str) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+
+    from electra_tf.models.classifier import ElectraClassifier
+    from electra_tf.models.pretrainer import ElectraPretrainer
+    from electra_tf.text import ElectraPreprocessor, WordPieceTokenizer
+    from electra_tf.training.optimization import create_optimizer
+
+    config, generator, vocab = shapes()
+    keras.utils.set_random_seed(0)
+    b, length = FLAGS.batch_size, FLAGS.seq_len
+    rng = np.random.default_rng(0)
+    ids = rng.integers(104, config.vocab_size, size=(b, length)).astype("int32")
+    ids[:, 0], ids[:, -1] = config.cls_token_id, config.sep_token_id
+    batch = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
+    result = {"peak_gflops": tf_peak_gflops()}
+
+    if workload.startswith("pretrain"):
+        if workload == "pretrain_bf16":
+            keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        model = ElectraPretrainer(config)
+        model.compile(optimizer=create_optimizer(1e-4, 1000, 10))
+        data = iter(tf.data.Dataset.from_tensors(batch).repeat())
+        model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0)
+        seconds = timed(lambda: float(model.train_function(data)["loss"]), FLAGS.steps)
+        slots = config.max_predictions(length)  # the masked slots the generator head runs on
+        flops = training_flops_per_token(config, generator, length, slots / length)
+        return {**result, **per_step(seconds, b * length), "flops_per_token": flops}
+    if workload in ("finetune", "inference"):
+        model = ElectraClassifier(config, num_labels=2)
+        model.compile(optimizer=create_optimizer(1e-4, 1000, 10),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        labels = np.zeros(b, "int32")
+        if workload == "finetune":
+            model.train_on_batch(batch, labels)
+            seconds = timed(lambda: model.train_on_batch(batch, labels), FLAGS.steps)
+        else:
+            forward = tf.function(lambda x: model(x, training=False))
+            seconds = timed(lambda: forward(batch).numpy(), FLAGS.steps)
+        return {**result, **per_step(seconds, b * length)}
+    tokenizer = WordPieceTokenizer(vocab)
+    if workload == "sst2_epoch":
+        from electra_tf.data.glue import GlueSplit, glue_dataset
+
+        texts, labels = sst2("train", FLAGS.sst2_examples)
+        model = ElectraClassifier(config, num_labels=2, preprocessor=ElectraPreprocessor(tokenizer, 128))
+        model.compile(optimizer=create_optimizer(1e-4, 1000, 10),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        dataset = glue_dataset(GlueSplit((texts,), np.array(labels, "int32")), model.preprocessor, 32,
+                               shuffle=True, seed=0)
+        model.fit(dataset.take(2), verbose=0)  # traces the step (more shapes trace as they come)
+        start = time.perf_counter()
+        model.fit(dataset, verbose=0)
+        return {**result, "examples_per_s": len(texts) / (time.perf_counter() - start)}
+    texts, labels = sst2("dev")
+    model = ElectraClassifier(config, label_names=["negative", "positive"],
+                              preprocessor=ElectraPreprocessor(tokenizer, 128))
+    if workload == "predict_dataset":
+        from electra_tf.data.glue import GlueSplit
+        from electra_tf.tasks.classification import TextClassificationTask
+
+        task = TextClassificationTask()
+        task.predict(model, GlueSplit((texts[:64],)), 32)
+        start = time.perf_counter()
+        task.predict(model, GlueSplit((texts,)), 32)
+        return {**result, "examples_per_s": len(texts) / (time.perf_counter() - start)}
+    from electra_tf.export.serving import export_model
+
+    with tempfile.TemporaryDirectory() as scratch:
+        serve = tf.saved_model.load(str(export_model(model, pathlib.Path(scratch) / "sst2"))).signatures[
+            "serving_default"]
+        return {**result, **serve_timings(lambda chunk: serve(text=tf.constant(chunk))["probabilities"].numpy(),
+                                          texts)}
+
+
+def tf_peak_gflops() -> float:
+    import tensorflow as tf
+
+    a = tf.random.normal([2048, 2048])
+    matmul = tf.function(lambda x: tf.matmul(x, x))
+    best = min(timed(lambda: matmul(a).numpy(), 5))
+    return 2 * 2048 ** 3 / best / 1e9
+
+
+# --- Hugging Face ---
+def hf(workload: str) -> dict:
+    import torch
+    from transformers import (ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining,
+                              ElectraForSequenceClassification, ElectraTokenizerFast)
+
+    torch.set_num_threads(FLAGS.threads)
+    torch.manual_seed(0)
+    config, generator, vocab = shapes()
+
+    def hf_config(c):
+        return ElectraConfig(vocab_size=c.vocab_size, embedding_size=c.embedding_size, hidden_size=c.hidden_size,
+                             num_hidden_layers=c.num_hidden_layers, num_attention_heads=c.num_attention_heads,
+                             intermediate_size=c.intermediate_size, max_position_embeddings=512, num_labels=2)
+
+    b, length = FLAGS.batch_size, FLAGS.seq_len
+    ids = torch.randint(104, config.vocab_size, (b, length))
+    ids[:, 0], ids[:, -1] = config.cls_token_id, config.sep_token_id
+    result = {"peak_gflops": torch_peak_gflops()}
+    if workload.startswith("pretrain"):
+        gen, disc = ElectraForMaskedLM(hf_config(generator)), ElectraForPreTraining(hf_config(config))
+        gen.electra.embeddings = disc.electra.embeddings  # shared embeddings, as ELECTRA trains them
+        params = list({id(p): p for p in [*gen.parameters(), *disc.parameters()]}.values())
+        optimizer = torch.optim.AdamW(params, lr=1e-4)
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=workload == "pretrain_bf16")
+
+        def step():
+            masked = torch.rand(ids.shape) < config.mask_prob
+            generator_input = ids.masked_fill(masked, config.mask_token_id)
+            with autocast:
+                mlm = gen(input_ids=generator_input, labels=ids.masked_fill(~masked, -100))
+                logits = mlm.logits[masked].float()
+                gumbel = -torch.log(-torch.log(torch.rand_like(logits).clamp_min(1e-9)).clamp_min(1e-9))
+                sampled = (logits.detach() + gumbel).argmax(-1)
+                corrupted = ids.clone()
+                corrupted[masked] = sampled
+                rtd = disc(input_ids=corrupted, labels=(corrupted != ids).long())
+                loss = mlm.loss + 50 * rtd.loss
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+
+        seconds = timed(step, FLAGS.steps)
+        return {**result, **per_step(seconds, b * length),
+                "flops_per_token": training_flops_per_token(config, generator, length, 1.0)}
+    model = ElectraForSequenceClassification(hf_config(config))
+    if workload == "finetune":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        labels = torch.zeros(b, dtype=torch.long)
+
+        def step():
+            loss = model(input_ids=ids, labels=labels).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        return {**result, **per_step(timed(step, FLAGS.steps), b * length)}
+    if workload == "inference":
+        model.eval()
+
+        def forward():
+            with torch.inference_mode():
+                model(input_ids=ids)
+
+        return {**result, **per_step(timed(forward, FLAGS.steps), b * length)}
+    tokenizer = ElectraTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    if workload == "sst2_epoch":
+        texts, labels = sst2("train", FLAGS.sst2_examples)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        encoded = tokenizer(texts, padding="max_length", truncation=True, max_length=128, return_tensors="pt")
+        targets = torch.tensor(labels)
+        order = torch.randperm(len(texts))
+        start = time.perf_counter()
+        for first in range(0, len(texts), 32):
+            rows = order[first:first + 32]
+            loss = model(input_ids=encoded["input_ids"][rows], attention_mask=encoded["attention_mask"][rows],
+                         labels=targets[rows]).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return {**result, "examples_per_s": len(texts) / (time.perf_counter() - start)}
+    texts, _ = sst2("dev")
+    model.eval()
+    if workload == "predict_dataset":
+        start = time.perf_counter()
+        encoded = tokenizer(texts, padding="max_length", truncation=True, max_length=128, return_tensors="pt")
+        with torch.inference_mode():
+            for first in range(0, len(texts), 8):
+                model(input_ids=encoded["input_ids"][first:first + 8],
+                      attention_mask=encoded["attention_mask"][first:first + 8])
+        return {**result, "examples_per_s": len(texts) / (time.perf_counter() - start)}
+
+    def pipeline(chunk):
+        with torch.inference_mode():
+            encoded = tokenizer(chunk, padding="longest", truncation=True, max_length=128, return_tensors="pt")
+            return torch.softmax(model(**encoded).logits, -1).numpy()
+
+    return {**result, **serve_timings(pipeline, texts)}
+
+
+def torch_peak_gflops() -> float:
+    import torch
+
+    a = torch.randn(2048, 2048)
+    best = min(timed(lambda: torch.matmul(a, a), 5))
+    return 2 * 2048 ** 3 / best / 1e9
+
+
+# --- Measurements ---
+def per_step(seconds: list[float], tokens: int) -> dict:
+    median = statistics.median(seconds)
+    return {"tokens_per_s": tokens / median, "step_ms": 1000 * median}
+
+
+def serve_timings(call, texts: list[str]) -> dict:
+    if FLAGS.workload == "serving_batch1":
+        singles = iter(texts * 2)
+        seconds = timed(lambda: call([next(singles)]), FLAGS.requests, warmup=5)
+        return {"p50_ms": 1000 * statistics.median(seconds)}
+    chunks = iter([texts[i:i + 32] for i in range(0, len(texts) - 31, 32)] * 2)
+    seconds = timed(lambda: call(next(chunks)), max(FLAGS.steps, 10))
+    return {"examples_per_s": 32 / statistics.median(seconds)}
+
+
+# --- The parent ---
+def run_child(framework: str, workload: str) -> dict:
+    command = [sys.executable, __file__, f"--child={framework}", f"--workload={workload}",
+               *(f"--{name}={FLAGS[name].value}" for name in ("config", "batch_size", "seq_len", "steps", "threads",
+                                                               "sst2_examples", "requests"))]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
+    if done.returncode:
+        return {"error": done.stderr[-1500:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    if FLAGS.child:
+        print(json.dumps((ours if FLAGS.child == "ours" else hf)(FLAGS.workload)))
+        return
+    results = {}
+    for workload in FLAGS.workloads:
+        rounds = {"electra_tf": [], "huggingface": []}
+        for _ in range(FLAGS.reps):
+            rounds["electra_tf"].append(run_child("ours", workload))
+            rounds["huggingface"].append(run_child("hf", workload))
+            print(workload, json.dumps(rounds["electra_tf"][-1])[:200], json.dumps(rounds["huggingface"][-1])[:200],
+                  file=sys.stderr)
+        results[workload] = summarize(workload, rounds)
+    import torch
+    import transformers
+
+    print(json.dumps({"date": time.strftime("%Y-%m-%d"), "machine": machine(), "threads": FLAGS.threads,
+                      "config": FLAGS.config, "batch_size": FLAGS.batch_size, "seq_len": FLAGS.seq_len,
+                      "sst2_examples": FLAGS.sst2_examples, "reps": FLAGS.reps,
+                      "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+                      "workloads": results}, indent=2))
+
+
+def summarize(workload: str, rounds: dict[str, list[dict]]) -> dict:
+    key = "p50_ms" if workload in LATENCY else ("tokens_per_s" if "tokens_per_s" in rounds["electra_tf"][0]
+                                                  else "examples_per_s")
+    summary = {}
+    for framework, runs in rounds.items():
+        good = [run for run in runs if "error" not in run]
+        if not good:
+            summary[framework] = runs[0]
+            continue
+        summary[framework] = {name: statistics.median(run[name] for run in good) for name in good[0]
+                              if isinstance(good[0][name], (int, float))}
+        summary[framework]["rounds"] = [run[key] for run in good]
+        if "flops_per_token" in summary[framework]:
+            flops = summary[framework]["flops_per_token"] * summary[framework]["tokens_per_s"]
+            summary[framework]["model_gflops"] = flops / 1e9
+            summary[framework]["mfu_vs_tf_peak"] = flops / 1e9 / summary["electra_tf"]["peak_gflops"] \
+                if "electra_tf" in summary and "peak_gflops" in summary["electra_tf"] else None
+    if all(key in summary[f] for f in summary):
+        ours_value, theirs = summary["electra_tf"][key], summary["huggingface"][key]
+        summary["ratio"] = theirs / ours_value if workload in LATENCY else ours_value / theirs
+        summary["measure"] = key
+    return summary
+
+
+def machine() -> str:
+    sys.path.insert(0, str(REPO / "bench"))
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
+    return f"{cpu} ({os.cpu_count()} logical CPUs)"
+
+
+if __name__ == "__main__":
+    app.run(main)
