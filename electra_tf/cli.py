@@ -140,15 +140,14 @@ def pretrain(argv: list[str]) -> None:
     config = None
     if not FLAGS.init_from:
         config = _config_flag()
-    job = PretrainingJob(
+    run_pretraining(PretrainingJob(
         source=_corpus_source(), output_dir=FLAGS.output_dir, config=config, mask_prob=FLAGS.mask_prob,
         vocab=FLAGS.vocab, learn_vocab_size=FLAGS.learn_vocab_size, init_from=FLAGS.init_from,
         num_steps=FLAGS.num_steps, batch_size=FLAGS.batch_size, seq_len=FLAGS.seq_len,
         learning_rate=FLAGS.learning_rate, warmup_steps=FLAGS.warmup_steps, lowercase=FLAGS.lowercase,
         strategy=FLAGS.strategy, mixed_precision=FLAGS.mixed_precision, jit_compile=FLAGS.jit_compile,
         grad_accum_steps=FLAGS.grad_accum_steps, checkpoint_every=FLAGS.checkpoint_every,
-        checkpoint_dir=FLAGS.checkpoint_dir, tpu_address=FLAGS.tpu, seed=FLAGS.seed, force=FLAGS.force)
-    run_pretraining(job)
+        checkpoint_dir=FLAGS.checkpoint_dir, tpu_address=FLAGS.tpu, seed=FLAGS.seed, force=FLAGS.force))
     print(f"Saved the pre-trained model to {os.path.abspath(FLAGS.output_dir)}")
 
 

@@ -16,15 +16,15 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
 import signal
-import tempfile
 import threading
 from typing import Iterator
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from electra_tf.training.distribute import written_by_chief
 
 STATE_FILE = "state.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -109,16 +109,11 @@ class StepCheckpoint(keras.callbacks.Callback):
 
     def save(self, step: int) -> None:
         """Writes the checkpoint of `step` (the chief into `directory`, other workers into a temporary folder)."""
-        if not self.is_chief:
-            scratch = tempfile.mkdtemp(prefix="electra_tf_worker_checkpoint_")
-            try:
-                write_checkpoint(self.model, f"{scratch}/step-{step}", step)
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-            return
-        write_checkpoint(self.model, f"{self.directory}/step-{step}", step)
-        for old in checkpoints(self.directory)[:-self.keep]:
-            delete_checkpoint(old)
+        with written_by_chief(self.directory, self.is_chief) as directory:
+            write_checkpoint(self.model, f"{directory}/step-{step}", step)
+        if self.is_chief:
+            for old in checkpoints(self.directory)[:-self.keep]:
+                delete_checkpoint(old)
 
 
 def write_checkpoint(model: keras.Model, path: str, step: int) -> None:

@@ -6,11 +6,17 @@ TensorFlow starts.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import socket
-from typing import TYPE_CHECKING
+import tempfile
+from typing import TYPE_CHECKING, Iterator, TypeVar
 
 if TYPE_CHECKING:
     import tensorflow as tf
+
+PathLike = TypeVar("PathLike", str, os.PathLike)
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
@@ -63,6 +69,21 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     if resolver.task_type == "chief":
         return True
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+
+
+@contextlib.contextmanager
+def written_by_chief(directory: PathLike, chief: bool) -> Iterator[PathLike]:
+    """Where this worker writes what belongs in `directory`: `directory` itself on the chief; on other workers a
+    scratch folder, removed on leaving. TensorFlow's multi-worker convention: every worker takes part in saving
+    (saving may need them all), and only the chief's copy stays."""
+    if chief:
+        yield directory
+        return
+    scratch = tempfile.mkdtemp(prefix="electra_tf_worker_")
+    try:
+        yield type(directory)(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def split_global_batches(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset,

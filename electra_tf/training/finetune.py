@@ -14,9 +14,7 @@ import json
 import math
 import os
 import pathlib
-import shutil
 import statistics
-import tempfile
 from typing import Any, Protocol, Sequence
 
 import keras
@@ -27,7 +25,7 @@ from electra_tf.models.directory import read_config, read_task_info
 from electra_tf.models.registry import model_class
 from electra_tf.training.callbacks import BestOnDev, StopAfterSteps, progress_verbosity
 from electra_tf.training.checkpoints import StepCheckpoint, restore_latest
-from electra_tf.training.distribute import get_strategy, is_chief, split_global_batches
+from electra_tf.training.distribute import get_strategy, is_chief, split_global_batches, written_by_chief
 from electra_tf.training.optimization import create_optimizer
 from electra_tf.training.recipes import FinetuningRecipe, finetuning_recipe
 
@@ -111,19 +109,14 @@ def run_finetuning(task: FinetuningTask, job: FinetuningJob,
 
     Running the same job again resumes it: finished seeds are kept, and the seed in progress continues from its
     newest checkpoint (`output_dir/checkpoints/seed_<n>`, every `checkpoint_every` steps and on SIGTERM, which
-    raises `electra_tf.training.checkpoints.Preempted`) with its best epoch so far. Under a multi-worker strategy every worker trains on its
-    share of each global batch (the batches one process would train on) and scores dev data itself; only the
-    chief writes into `output_dir`. `callbacks` are added to each seed's own.
+    raises `electra_tf.training.checkpoints.Preempted`) with its best epoch so far. Under a multi-worker
+    strategy every worker trains on its share of each global batch (the batches one process would train on) and
+    scores dev data itself; only the chief writes into `output_dir`. `callbacks` are added to each seed's own.
     """
     # First: a multi-worker strategy must configure collective ops before TensorFlow initialises its context.
     strategy = get_strategy(job.strategy)
-    chief = is_chief(strategy)
-    write_dir = pathlib.Path(job.output_dir if chief else tempfile.mkdtemp(prefix="electra_tf_worker_"))
-    try:
+    with written_by_chief(pathlib.Path(job.output_dir), is_chief(strategy)) as write_dir:
         return _run_seeds(task, job, strategy, write_dir, callbacks)
-    finally:
-        if not chief:
-            shutil.rmtree(write_dir, ignore_errors=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,7 +157,8 @@ def _run_seeds(task: FinetuningTask, job: FinetuningJob, strategy: tf.distribute
         seed_dir = os.path.join(job.output_dir, CHECKPOINT_DIR, f"seed_{seed}")  # the chief's: every worker reads
         run = _finished_run(seed_dir)
         if run is None:
-            model, run = _train_seed(task, job, recipe, schedule, strategy, seed, seed_dir, write_dir, callbacks)
+            model, run = _train_seed(task, job, recipe, schedule, train, devs, strategy, seed, seed_dir, write_dir,
+                                     callbacks)
             if best_score is None or run["dev"][selecting]["score"] > best_score:
                 task.prepare_for_saving(model, run["dev"][selecting])
                 model.save_pretrained(write_dir / MODEL_DIR)
@@ -196,8 +190,8 @@ def _run_seeds(task: FinetuningTask, job: FinetuningJob, strategy: tf.distribute
 
 
 def _train_seed(task: FinetuningTask, job: FinetuningJob, recipe: FinetuningRecipe, schedule: _Schedule,
-                strategy: tf.distribute.Strategy, seed: int, seed_dir: str, write_dir: pathlib.Path,
-                callbacks: Sequence[keras.callbacks.Callback]) -> tuple[EncoderModel, dict]:
+                train: Any, devs: dict[str, Any], strategy: tf.distribute.Strategy, seed: int, seed_dir: str,
+                write_dir: pathlib.Path, callbacks: Sequence[keras.callbacks.Callback]) -> tuple[EncoderModel, dict]:
     """Trains (or resumes) one seed; returns the model with its best epoch's weights and the seed's record."""
     keras.utils.set_random_seed(seed)
     with strategy.scope():
@@ -210,7 +204,6 @@ def _train_seed(task: FinetuningTask, job: FinetuningJob, recipe: FinetuningReci
         step = restore_latest(model, seed_dir)
     if step:
         print(f"Seed {seed}: resumed from step {step} (checkpoint in {seed_dir}).")
-    devs = task.dev_data()
     selecting = next(iter(devs))
     chief = is_chief(strategy)
     evaluation = BestOnDev(lambda m: task.evaluate(m, devs[selecting], recipe.batch_size), directory=seed_dir,
@@ -221,7 +214,7 @@ def _train_seed(task: FinetuningTask, job: FinetuningJob, recipe: FinetuningReci
         evaluation.on_epoch_end(finished_epochs - 1)
     checkpoint = StepCheckpoint(seed_dir, job.checkpoint_every or schedule.steps_per_epoch, start_step=step,
                                 last_step=schedule.total_steps, is_chief=chief)
-    batches = task.dataset(task.train_data(), model, recipe.batch_size, shuffle=True, seed=seed).repeat()
+    batches = task.dataset(train, model, recipe.batch_size, shuffle=True, seed=seed).repeat()
     logs = keras.callbacks.TensorBoard(str(write_dir / "logs" / f"seed_{seed}"))
     with checkpoint.handling_sigterm():
         for first_step, steps_per_epoch, first_epoch, end_epoch in schedule.segments(step):

@@ -3,7 +3,8 @@
 Running the same job again on the same `output_dir` resumes from its newest checkpoint (same step, model,
 optimizer and random states, and the data position: the input skips the batches already consumed); a larger
 `num_steps` continues a finished run. On SIGTERM (a preemption) the run saves a checkpoint at the current step
-and raises `electra_tf.training.checkpoints.Preempted`. Under multi-worker training only the chief writes into `output_dir`.
+and raises `electra_tf.training.checkpoints.Preempted`. Under multi-worker training only the chief writes into
+`output_dir`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import json
 import math
 import os
 import pathlib
-import shutil
-import tempfile
 from typing import Sequence
 
 import keras
@@ -30,7 +29,7 @@ from electra_tf.text.tokenizer import (VOCAB_FILE, WordPieceTokenizer, learn_voc
                                        special_token_ids, write_vocabulary)
 from electra_tf.training.callbacks import StopAfterSteps, Throughput, progress_verbosity
 from electra_tf.training.checkpoints import StepCheckpoint, restore_latest
-from electra_tf.training.distribute import get_strategy, is_chief
+from electra_tf.training.distribute import get_strategy, is_chief, written_by_chief
 from electra_tf.training.optimization import create_optimizer
 from electra_tf.training.recipes import PRETRAINING_WARMUP_PROPORTION
 
@@ -115,9 +114,7 @@ def run_pretraining(job: PretrainingJob, verbose: int | None = None,
 def _train(job: PretrainingJob, strategy: tf.distribute.Strategy, output_dir: pathlib.Path, verbose: int,
            callbacks: Sequence[keras.callbacks.Callback]) -> ElectraPretrainer:
     chief = is_chief(strategy)
-    # Every worker writes what the chief writes (saving may need them all), the others into a scratch folder.
-    write_dir = output_dir if chief else pathlib.Path(tempfile.mkdtemp(prefix="electra_tf_worker_"))
-    try:
+    with written_by_chief(output_dir, chief) as write_dir:
         tokenizer = _tokenizer(job, output_dir, write_dir)
         with strategy.scope():
             pretrainer = _initial_model(job, tokenizer)
@@ -147,9 +144,6 @@ def _train(job: PretrainingJob, strategy: tf.distribute.Strategy, output_dir: pa
         if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
             print(f"Final weights digest: {weights_digest(pretrainer)} (equal on every worker)")
         return pretrainer
-    finally:
-        if not chief:
-            shutil.rmtree(write_dir, ignore_errors=True)
 
 
 def _distributed_input(job: PretrainingJob, tokenizer: WordPieceTokenizer, strategy: tf.distribute.Strategy,
