@@ -6,6 +6,8 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from electra_tf.layers.dropout import PhiloxDropout
+
 
 @keras.saving.register_keras_serializable(package="electra_tf")
 class ElectraEmbeddings(keras.layers.Layer):
@@ -70,7 +72,7 @@ class ElectraEmbeddings(keras.layers.Layer):
             dtype=self.dtype_policy, name="segment_embedding")
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="embeddings_layer_norm")
-        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="embeddings_dropout")
+        self.dropout_layer = PhiloxDropout(dropout, dtype=self.dtype_policy, name="embeddings_dropout")
 
     def build(self, token_ids_shape, segment_ids_shape=None):
         self.token_embedding.build(token_ids_shape)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import keras_hub
 
+from electra_tf.layers.dropout import use_philox_dropout
 from electra_tf.layers.embeddings import ElectraEmbeddings
 
 
@@ -16,7 +17,7 @@ class ElectraEncoder(keras.layers.Layer):
     same instance. When the embedding size E differs from `hidden_size` this encoder projects E -> H with
     its own Dense layer (`embeddings_projection`), as each tower has its own in the original. The blocks
     are keras-hub `TransformerEncoder`s with exact erf GELU and LayerNorm epsilon 1e-12, which match
-    the original layer for layer.
+    the original layer for layer; their dropout layers become `PhiloxDropout`s (fast under XLA too).
 
     Args:
         embeddings: `ElectraEmbeddings`. The embeddings layer (shared or not).
@@ -90,6 +91,7 @@ class ElectraEncoder(keras.layers.Layer):
             self.embeddings_projection.build((token_shape[0], token_shape[1], self.embeddings.embedding_size))
         for layer in self.transformer_layers:
             layer.build(hidden_shape)
+            use_philox_dropout(layer)
         self.built = True
 
     def call(self, inputs, training=None):

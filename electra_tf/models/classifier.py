@@ -8,6 +8,7 @@ import keras
 
 from electra_tf.config import ElectraConfig
 from electra_tf.inputs import ANY_LENGTH_INPUTS
+from electra_tf.layers.dropout import PhiloxDropout
 from electra_tf.models import registry
 from electra_tf.models.base import EncoderModel
 from electra_tf.models.labels import resolve_labels
@@ -54,7 +55,7 @@ class ElectraClassifier(EncoderModel):
             raise ValueError(f"Unknown head {head!r}; choose one of {HEADS}.")
         self.dropout = dropout
         self.head = head
-        self.head_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="head_dropout")
+        self.head_dropout = PhiloxDropout(dropout, dtype=self.dtype_policy, name="head_dropout")
         self.dense = None
         if head == "huggingface":
             self.dense = keras.layers.Dense(self.encoder.hidden_size, activation="gelu", dtype=self.dtype_policy,

@@ -10,6 +10,7 @@ import tensorflow as tf
 from electra_tf.config import ElectraConfig
 from electra_tf.inputs import ANY_LENGTH_INPUTS
 from electra_tf.layers.crf import LinearChainCrf
+from electra_tf.layers.dropout import PhiloxDropout
 from electra_tf.models import registry
 from electra_tf.models.base import EncoderModel
 from electra_tf.models.labels import resolve_labels
@@ -71,7 +72,7 @@ class ElectraTokenClassifier(EncoderModel):
         super().__init__(config, **kwargs)
         self.num_labels, self.label_names = resolve_labels(num_labels, label_names, minimum=2)
         self.dropout = dropout
-        self.head_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="head_dropout")
+        self.head_dropout = PhiloxDropout(dropout, dtype=self.dtype_policy, name="head_dropout")
         # float32 logits under mixed precision: the softmax stays accurate.
         self.logits = keras.layers.Dense(self.num_labels, dtype="float32", name="logits")
         self.crf_constraints = crf_constraints
