@@ -20,7 +20,9 @@ Workloads (random weights of the `--config` preset, the bundled 8000-token vocab
   serving_batch1, serving_batch32   SST-2 dev sentences as raw text: electra_tf's exported SavedModel
                             (`serving_default`: tokenization, model, softmax in the graph) against a Hugging
                             Face pipeline-style call (fast tokenizer, pad to longest, inference mode, softmax);
-                            p50 latency of single sentences, examples/s of batches of 32.
+                            p50 latency of single sentences, examples/s of batches of 32; the requests are
+                            sent once untimed first (warm caches; for XLA, every shape compiled).
+  serving_batch1_xla, serving_batch32_xla   the same, exported with `jit_compile` (XLA forward pass).
   predict_dataset           all of SST-2 dev: electra_tf's task prediction (length-sorted, padded to each
                             batch's longest, batch 32) against `run_glue.py`'s evaluation defaults (padded to
                             128, batch 8).
@@ -55,8 +57,8 @@ from absl import app, flags
 REPO = pathlib.Path(__file__).resolve().parents[1]
 GLUE = REPO.parent / "shared" / "data" / "glue"
 WORKLOADS = ("pretrain", "pretrain_bf16", "pretrain_released", "finetune", "sst2_epoch", "inference",
-             "serving_batch1", "serving_batch32", "predict_dataset")
-LATENCY = {"serving_batch1"}  # lower is better; the others are throughputs
+             "serving_batch1", "serving_batch32", "serving_batch1_xla", "serving_batch32_xla", "predict_dataset")
+LATENCY = {"serving_batch1", "serving_batch1_xla"}  # lower is better; the others are throughputs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("workloads", list(WORKLOADS), "Workloads to run.")
@@ -192,8 +194,8 @@ def ours(workload: str) -> dict:
     from electra_tf.export.serving import export_model
 
     with tempfile.TemporaryDirectory() as scratch:
-        serve = tf.saved_model.load(str(export_model(model, pathlib.Path(scratch) / "sst2"))).signatures[
-            "serving_default"]
+        exported = export_model(model, pathlib.Path(scratch) / "sst2", jit_compile=workload.endswith("_xla"))
+        serve = tf.saved_model.load(str(exported)).signatures["serving_default"]
         return {**result, **serve_timings(lambda chunk: serve(text=tf.constant(chunk))["probabilities"].numpy(),
                                           texts)}
 
@@ -323,12 +325,16 @@ def per_step(seconds: list[float], tokens: int) -> dict:
 
 
 def serve_timings(call, texts: list[str]) -> dict:
-    if FLAGS.workload == "serving_batch1":
-        singles = iter(texts * 2)
-        seconds = timed(lambda: call([next(singles)]), FLAGS.requests, warmup=5)
+    if FLAGS.workload.startswith("serving_batch1"):
+        requests = [[text] for text in texts[:FLAGS.requests]]
+    else:
+        requests = [texts[i:i + 32] for i in range(0, len(texts) - 31, 32)]
+    for request in requests:  # untimed: warm caches, compile every shape
+        call(request)
+    timed_requests = iter(requests)
+    seconds = timed(lambda: call(next(timed_requests)), len(requests), warmup=0)
+    if FLAGS.workload.startswith("serving_batch1"):
         return {"p50_ms": 1000 * statistics.median(seconds)}
-    chunks = iter([texts[i:i + 32] for i in range(0, len(texts) - 31, 32)] * 2)
-    seconds = timed(lambda: call(next(chunks)), max(FLAGS.steps, 10))
     return {"examples_per_s": 32 / statistics.median(seconds)}
 
 

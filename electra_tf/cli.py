@@ -49,7 +49,8 @@ flags.DEFINE_boolean("force", False, "Resume into an output directory that was s
 flags.DEFINE_float("mask_prob", None, "Share of tokens masked; default: the config's (0.15, 0.25 for large).")
 flags.DEFINE_enum("strategy", "default", STRATEGIES, "tf.distribute strategy.")
 flags.DEFINE_enum("mixed_precision", None, ["mixed_bfloat16", "mixed_float16"], "Mixed-precision policy.")
-flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
+flags.DEFINE_boolean("jit_compile", False, "Compile with XLA: the pre-training step (pretrain) or the served forward "
+                     "pass (export; each new request shape compiles once).")
 flags.DEFINE_integer("grad_accum_steps", 1, "Micro-batches per update: same update, less activation memory.")
 flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints (a rerun resumes from the newest); "
                      "fine-tuning: every epoch unless given.")
@@ -234,7 +235,8 @@ def export(argv: list[str]) -> None:
     if FLAGS.version is not None and not FLAGS.version.isdigit():
         raise app.UsageError(f"--version must be an integer for export, got {FLAGS.version!r}.")
     path = export_model_directory(FLAGS.model_dir, FLAGS.export_dir,
-                                  version=None if FLAGS.version is None else int(FLAGS.version))
+                                  version=None if FLAGS.version is None else int(FLAGS.version),
+                                  jit_compile=FLAGS.jit_compile)
     print(f"Exported {FLAGS.model_dir} to {os.path.abspath(path)}")
 
 
@@ -321,7 +323,7 @@ COMMANDS = {
                                "num_steps", "learning_rate", "layerwise_lr_decay", "batch_size", "weight_decay",
                                "seeds", *_SCALE)),
     "export": Command(export, "Export a fine-tuned model directory as a versioned SavedModel for TF Serving.",
-                      ("model_dir", "export_dir", "version")),
+                      ("model_dir", "export_dir", "version", "jit_compile")),
     "predict": Command(predict, "Answer texts (or questions on contexts) with an exported SavedModel.",
                        ("model", "text", "input_file", "question", "context", "json")),
     "convert": Command(convert, "Convert a Hugging Face, TF1 or keras-hub checkpoint into a model directory.",

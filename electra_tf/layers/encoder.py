@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import keras_hub
 
+from electra_tf.layers.activations import gelu
 from electra_tf.layers.dropout import use_philox_dropout
 from electra_tf.layers.embeddings import ElectraEmbeddings
 
@@ -76,7 +77,7 @@ class ElectraEncoder(keras.layers.Layer):
         self.transformer_layers = [
             keras_hub.layers.TransformerEncoder(
                 intermediate_dim=intermediate_size, num_heads=num_heads, dropout=dropout,
-                activation="gelu", layer_norm_epsilon=layer_norm_epsilon,
+                activation=gelu, layer_norm_epsilon=layer_norm_epsilon,
                 kernel_initializer=initializer(), dtype=self.dtype_policy,
                 name=f"transformer_layer_{i}")
             for i in range(num_layers)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from electra_tf.layers.activations import gelu
+
 
 @keras.saving.register_keras_serializable(package="electra_tf")
 class GeneratorHead(keras.layers.Layer):
@@ -37,7 +39,7 @@ class GeneratorHead(keras.layers.Layer):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
         self.dense = keras.layers.Dense(
-            embedding_size, activation="gelu",
+            embedding_size, activation=gelu,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range),
             dtype=self.dtype_policy, name="dense")
         self.layer_norm = keras.layers.LayerNormalization(
@@ -91,7 +93,7 @@ class DiscriminatorHead(keras.layers.Layer):
         self.hidden_size = hidden_size
         self.initializer_range = initializer_range
         self.dense = keras.layers.Dense(
-            hidden_size, activation="gelu",
+            hidden_size, activation=gelu,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range),
             dtype=self.dtype_policy, name="dense")
         self.dense_prediction = keras.layers.Dense(1, dtype=self.dtype_policy, name="dense_prediction")

@@ -8,6 +8,7 @@ import keras
 
 from electra_tf.config import ElectraConfig
 from electra_tf.inputs import ANY_LENGTH_INPUTS
+from electra_tf.layers.activations import gelu
 from electra_tf.layers.dropout import PhiloxDropout
 from electra_tf.models import registry
 from electra_tf.models.base import EncoderModel
@@ -58,7 +59,7 @@ class ElectraClassifier(EncoderModel):
         self.head_dropout = PhiloxDropout(dropout, dtype=self.dtype_policy, name="head_dropout")
         self.dense = None
         if head == "huggingface":
-            self.dense = keras.layers.Dense(self.encoder.hidden_size, activation="gelu", dtype=self.dtype_policy,
+            self.dense = keras.layers.Dense(self.encoder.hidden_size, activation=gelu, dtype=self.dtype_policy,
                                             name="head_dense")
         # float32 logits under mixed precision: the softmax / MSE stays accurate.
         self.logits = keras.layers.Dense(self.num_labels, dtype="float32", name="logits")

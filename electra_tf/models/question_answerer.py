@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+from typing import Callable
 
 import keras
 import tensorflow as tf
 
 from electra_tf.config import ElectraConfig
 from electra_tf.inputs import ANY_LENGTH_INPUTS, INPUT_KEYS
+from electra_tf.layers.activations import gelu
 from electra_tf.models import registry
 from electra_tf.models.base import EncoderModel
 from electra_tf.models.answers import (MAX_ANSWER_LENGTH, NO_SPAN_SCORE, best_answers, best_window_spans,
@@ -81,7 +83,7 @@ class ElectraQuestionAnswerer(EncoderModel):
         self.null_threshold = null_threshold
         # float32 logits under mixed precision: the softmaxes and the -1000 masking stay exact.
         logits_layer = functools.partial(keras.layers.Dense, dtype="float32")
-        hidden_layer = functools.partial(keras.layers.Dense, head_hidden_size, activation="gelu",
+        hidden_layer = functools.partial(keras.layers.Dense, head_hidden_size, activation=gelu,
                                          dtype=self.dtype_policy)
         if head == "huggingface":
             self.span_logits = logits_layer(2, name="span_logits")
@@ -161,9 +163,10 @@ class ElectraQuestionAnswerer(EncoderModel):
         return tf.squeeze(self.answerable_logits(self.answerable_hidden(features)), -1)
 
     # --- Answers from raw text ---
-    def answer(self, questions, contexts) -> dict[str, tf.Tensor]:
+    def answer(self, questions, contexts, forward: Callable | None = None) -> dict[str, tf.Tensor]:
         """Answers to a batch of questions on contexts (strings [B]), decoded over every window of each context
-        (`electra_tf.models.answers`), in the graph.
+        (`electra_tf.models.answers`), in the graph. `forward` runs the model on the windows' id inputs
+        (default: this model in inference mode; serving passes its XLA-compiled one).
 
         Returns:
             A dict of [B] tensors: `answer` (the context's text, "" when abstaining), `start`, `end` (its
@@ -173,7 +176,7 @@ class ElectraQuestionAnswerer(EncoderModel):
         contexts = tf.reshape(tf.convert_to_tensor(contexts, tf.string), [-1])
         windows = self.preprocessor.encode(questions, contexts)
         inputs = {key: windows[key] for key in INPUT_KEYS}
-        outputs = self(inputs, training=False)
+        outputs = forward(inputs) if forward else self(inputs, training=False)
         starts, ends, scores = best_window_spans(
             *top_spans(outputs, self.beam_size), windows["max_context"],
             context_mask(inputs["segment_ids"], inputs["padding_mask"]), self.max_answer_length)

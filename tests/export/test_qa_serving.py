@@ -3,6 +3,7 @@ decoding does: substrings of the context at the returned character offsets, over
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from electra_tf.export.predict import load_serving_model, predict_answers
 from electra_tf.export.serving import export_model_directory
@@ -49,6 +50,16 @@ def test_served_answers_equal_the_keras_decoding_in_a_fresh_process(exported):
         assert context[start:end] == answer and bool(answer) == answerable
     assert served["answer"][4] == "" and not served["answerable"][4]  # an empty context has no answer
     assert 0 < sum(served["answerable"]) < len(QUESTIONS)  # the threshold abstains on some, not all
+
+
+def test_jit_compiled_export_gives_the_same_answers(exported):
+    reader, saved_model = exported
+    compiled = export_model_directory(saved_model.parents[2] / "tuned", saved_model.parent, jit_compile=True)
+    served = tf.saved_model.load(str(compiled)).signatures["serving_default"](
+        question=tf.constant(QUESTIONS), context=tf.constant(CONTEXTS))
+    expected = reader.answer(QUESTIONS, CONTEXTS)
+    assert served["answer"].numpy().tolist() == expected["answer"].numpy().tolist()
+    np.testing.assert_allclose(served["score"].numpy(), expected["score"].numpy(), rtol=1e-5)
 
 
 def test_answers_are_spans_of_at_most_max_answer_length_pieces(exported):

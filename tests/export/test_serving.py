@@ -154,6 +154,21 @@ def test_export_and_predict_commands(exported, tmp_path):
     assert [line["text"] for line in lines] == ["a fine film", ""] and all(l["label"] in LABELS for l in lines)
 
 
+def test_jit_compiled_export_answers_like_keras_in_a_fresh_process(exported, tmp_path):
+    model_dir, _ = exported
+    result = subprocess.run([sys.executable, "-m", "electra_tf.cli", "export", "--model_dir", str(model_dir),
+                             "--export_dir", str(tmp_path / "xla"), "--jit_compile"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    saved_model = tmp_path / "xla" / "1"
+    graph = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes()).meta_graphs[0]
+    assert any(function.attr["_XlaMustCompile"].b for function in graph.graph_def.library.function)
+    expected = tf.nn.softmax(ElectraClassifier.from_pretrained(model_dir)(TEXTS)).numpy()
+    for texts, wanted in ((TEXTS, expected), (TEXTS[:1], expected[:1])):  # 6 texts run as a batch of 8
+        answer = serve_in_fresh_process(saved_model, {"text": texts})
+        np.testing.assert_allclose(np.array(answer["probabilities"]), wanted, atol=1e-5)
+
+
 def test_predict_reads_texts_pairs_and_files(tmp_path):
     from electra_tf.export.predict import read_texts
 
