@@ -47,6 +47,11 @@ flags.DEFINE_float("learning_rate", 5e-4, "Peak learning rate.")
 flags.DEFINE_integer("warmup_steps", None, "Linear warm-up steps; default 1% of --num_steps (the paper's 10k of 1M).")
 flags.DEFINE_boolean("force", False, "Resume into an output directory that was started with other settings.")
 flags.DEFINE_float("mask_prob", None, "Share of tokens masked; default: the config's (0.15, 0.25 for large).")
+flags.DEFINE_boolean("whole_word_masking", False, "Mask whole words (a piece and its ## pieces) within the same "
+                     "budget; build-data: store word starts in the shards.")
+flags.DEFINE_enum("chinese_segmentation", "none", ["none", "spaces", "jieba"], "With --whole_word_masking, how "
+                  "CJK ideographs form words: none (each is a word), spaces (the text is segmented with spaces), "
+                  "jieba (segmented with jieba: pip install jieba).")
 flags.DEFINE_enum("strategy", "default", STRATEGIES, "tf.distribute strategy.")
 flags.DEFINE_enum("mixed_precision", None, ["mixed_bfloat16", "mixed_float16"], "Mixed-precision policy.")
 flags.DEFINE_boolean("jit_compile", False, "Compile with XLA: the pre-training step (pretrain) or the served forward "
@@ -143,6 +148,7 @@ def pretrain(argv: list[str]) -> None:
         config = _config_flag()
     run_pretraining(PretrainingJob(
         source=_corpus_source(), output_dir=FLAGS.output_dir, config=config, mask_prob=FLAGS.mask_prob,
+        whole_words=_whole_words(),
         vocab=FLAGS.vocab, learn_vocab_size=FLAGS.learn_vocab_size, init_from=FLAGS.init_from,
         num_steps=FLAGS.num_steps, batch_size=FLAGS.batch_size, seq_len=FLAGS.seq_len,
         learning_rate=FLAGS.learning_rate, warmup_steps=FLAGS.warmup_steps, lowercase=FLAGS.lowercase,
@@ -159,9 +165,20 @@ def build_data(argv: list[str]) -> None:
     del argv
     _require("vocab", "output_dir")
     tokenizer = WordPieceTokenizer(FLAGS.vocab, lowercase=FLAGS.lowercase)
-    examples = build_examples(corpus_documents(_corpus_source()), tokenizer, FLAGS.seq_len, seed=FLAGS.seed)
+    examples = build_examples(corpus_documents(_corpus_source()), tokenizer, FLAGS.seq_len, seed=FLAGS.seed,
+                              whole_words=_whole_words())
     paths = write_tfrecords(examples, FLAGS.output_dir, FLAGS.seq_len, num_shards=FLAGS.num_shards)
     print(f"Wrote {len(paths)} TFRecord shards to {os.path.abspath(FLAGS.output_dir)}")
+
+
+def _whole_words():
+    from electra_tf.data.pretraining import WholeWords
+
+    if not FLAGS.whole_word_masking:
+        if FLAGS.chinese_segmentation != "none":
+            raise app.UsageError("--chinese_segmentation only applies with --whole_word_masking.")
+        return None
+    return WholeWords(chinese=FLAGS.chinese_segmentation)
 
 
 def _given(name: str):
@@ -304,10 +321,12 @@ COMMANDS = {
     "pretrain": Command(pretrain, "Pre-train ELECTRA (a generator and a discriminator) on a corpus; rerun to resume.",
                         ("config", *_CORPUS, "vocab", "learn_vocab_size", "lowercase", "output_dir", "init_from",
                          "num_steps", "batch_size", "seq_len", "learning_rate", "warmup_steps", "mask_prob",
+                         "whole_word_masking", "chinese_segmentation",
                          "strategy", "tpu", "mixed_precision", "jit_compile", "grad_accum_steps",
                          "checkpoint_every", "checkpoint_dir", "seed", "force")),
     "build-data": Command(build_data, "Tokenize a corpus once into TFRecord shards for pre-training.",
-                          (*_CORPUS, "vocab", "lowercase", "output_dir", "seq_len", "num_shards", "seed")),
+                          (*_CORPUS, "vocab", "lowercase", "output_dir", "seq_len", "num_shards", "seed",
+                           "whole_word_masking", "chinese_segmentation")),
     "finetune glue": Command(finetune_glue, "Fine-tune a model directory on a GLUE task with the paper's recipe.",
                              ("task", "model_dir", "data_dir", "tfds", "tfds_data_dir", "output_dir", "num_epochs",
                               "num_steps", "learning_rate", "layerwise_lr_decay", "batch_size", "max_length",

@@ -31,18 +31,20 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 
-from electra_tf.text.tokenizer import WordPieceTokenizer
-from electra_tf.inputs import INPUT_KEYS
+from electra_tf.inputs import INPUT_KEYS, WORD_START
+from electra_tf.text.tokenizer import WordPieceTokenizer, is_cjk_ideograph
 
 Document = list[str]  # the lines (sentences) of one document
 
 
 @dataclasses.dataclass(frozen=True)
 class PretrainingExample:
-    """One unpadded example: `[CLS] A [SEP] (B [SEP])` ids and their segment ids."""
+    """One unpadded example: `[CLS] A [SEP] (B [SEP])` ids, their segment ids and, for whole-word masking,
+    1 where a word begins (the [CLS] and [SEP]s count as words)."""
 
     token_ids: list[int]
     segment_ids: list[int]
+    word_starts: list[int] | None = None
 
 
 class ExampleBuilder:
@@ -62,15 +64,17 @@ class ExampleBuilder:
         self.cls_token_id = cls_token_id
         self.sep_token_id = sep_token_id
         self._rng = random.Random(seed)
-        self._sentences: list[Sequence[int]] = []
+        self._sentences: list[tuple[Sequence[int], Sequence[int] | None]] = []
         self._length = 0
         self._target_length = max_length
 
-    def add_sentence(self, token_ids: Sequence[int]) -> list[PretrainingExample]:
-        """Adds one sentence (empty: a document boundary); returns the examples it completes (0 or 1)."""
+    def add_sentence(self, token_ids: Sequence[int], word_starts: Sequence[int] | None = None
+                     ) -> list[PretrainingExample]:
+        """Adds one sentence (empty: a document boundary), with its word starts for whole-word masking;
+        returns the examples it completes (0 or 1)."""
         if not token_ids:
             return self.flush()
-        self._sentences.append(token_ids)
+        self._sentences.append((token_ids, word_starts))
         self._length += len(token_ids)
         return self.flush() if self._length >= self._target_length else []
 
@@ -88,24 +92,30 @@ class ExampleBuilder:
     def _create_example(self) -> PretrainingExample:
         # 10% single-segment examples, as in classification tasks.
         first_target = 100000 if self._rng.random() < 0.1 else (self._target_length - 3) // 2
-        first: list[int] = []
-        second: list[int] = []
-        for sentence in self._sentences:
+        first: list[tuple[int, int]] = []  # (token id, word start) pairs
+        second: list[tuple[int, int]] = []
+        for token_ids, word_starts in self._sentences:
+            tokens = list(zip(token_ids, word_starts if word_starts is not None else [1] * len(token_ids)))
             # Into A if A is empty or has room; a sentence that overflows A goes there half the time while B
             # is still empty.
-            if (not first or len(first) + len(sentence) < first_target
+            if (not first or len(first) + len(tokens) < first_target
                     or (not second and len(first) < first_target and self._rng.random() < 0.5)):
-                first += sentence
+                first += tokens
             else:
-                second += sentence
+                second += tokens
         first = first[:self.max_length - 2]
         second = second[:max(0, self.max_length - len(first) - 3)]
-        token_ids = [self.cls_token_id, *first, self.sep_token_id]
-        segment_ids = [0] * len(token_ids)
-        if second:
-            token_ids += [*second, self.sep_token_id]
-            segment_ids += [1] * (len(second) + 1)
-        return PretrainingExample(token_ids, segment_ids)
+        token_ids, segment_ids, word_starts = [self.cls_token_id], [0], [1]
+        for segment_id, segment in enumerate([first, second] if second else [first]):
+            for position, (token_id, word_start) in enumerate(segment):
+                token_ids.append(token_id)
+                segment_ids.append(segment_id)
+                word_starts.append(word_start if position else 1)  # a segment cut inside a word starts one
+            token_ids.append(self.sep_token_id)
+            segment_ids.append(segment_id)
+            word_starts.append(1)
+        with_words = all(starts is not None for _, starts in self._sentences)
+        return PretrainingExample(token_ids, segment_ids, word_starts if with_words else None)
 
 
 # --- Sources: each yields documents ---
@@ -157,15 +167,63 @@ def tfds_documents(name: str, split="train", text_key: str = "text",
             yield document
 
 
+CHINESE_SEGMENTATIONS = ("none", "spaces", "jieba")
+
+
+@dataclasses.dataclass(frozen=True)
+class WholeWords:
+    """Whole-word masking's data side: examples carry `word_start` (1 where a word begins).
+
+    A word is a WordPiece token and its "##" pieces. CJK ideographs, which BERT tokenizes one by one, form
+    words by `chinese`: "none" (each ideograph is a word), "spaces" (the text is segmented, words separated by
+    spaces: adjacent ideographs are one word) or "jieba" (segmented here by jieba, `pip install jieba`; only
+    the boundaries between ideographs are used, the text and its ids do not change).
+    """
+
+    chinese: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.chinese not in CHINESE_SEGMENTATIONS:
+            raise ValueError(f"chinese must be one of {CHINESE_SEGMENTATIONS}, got {self.chinese!r}.")
+
+    def tokenize(self, tokenizer: WordPieceTokenizer, lines: list[str]) -> tuple[list[list[int]], list[list[int]]]:
+        """Token ids and word starts (0/1) of each line."""
+        if self.chinese == "jieba":
+            lines = [segment_chinese(line) for line in lines]
+        ids, starts = tokenizer.tokenize_with_word_starts(tf.constant(lines), segmented_cjk=self.chinese != "none")
+        return ids.to_list(), tf.cast(starts, tf.int32).to_list()
+
+
+def segment_chinese(line: str) -> str:
+    """`line` with a space between adjacent CJK ideographs that jieba puts in different words; nothing else
+    changes (jieba also splits Latin text, which would change its WordPiece ids)."""
+    try:
+        import jieba
+    except ImportError:
+        raise ImportError("Chinese segmentation with jieba needs it installed: pip install jieba") from None
+    pieces: list[str] = []
+    for word in jieba.cut(line):
+        if pieces and is_cjk_ideograph(word[0]) and is_cjk_ideograph(pieces[-1][-1]):
+            pieces.append(" ")
+        pieces.append(word)
+    return "".join(pieces)
+
+
 def build_examples(documents: Iterable[Document], tokenizer: WordPieceTokenizer, max_length: int, *,
-                   seed: int = 0, chunk_size: int = 1024) -> Iterator[PretrainingExample]:
-    """Tokenizes documents (lines in chunks, in the graph) and packs them into examples."""
+                   seed: int = 0, chunk_size: int = 1024, whole_words: WholeWords | None = None
+                   ) -> Iterator[PretrainingExample]:
+    """Tokenizes documents (lines in chunks, in the graph) and packs them into examples (with their word starts
+    when `whole_words` is given)."""
     builder = ExampleBuilder(max_length, tokenizer.cls_token_id, tokenizer.sep_token_id, seed=seed)
     chunk: list[str] = []  # lines, "" at each document end
 
     def pack(lines: list[str]) -> Iterator[PretrainingExample]:
-        for ids in tokenizer.tokenize(tf.constant(lines)).to_list():
-            yield from builder.add_sentence(ids)
+        if whole_words is None:
+            for ids in tokenizer.tokenize(tf.constant(lines)).to_list():
+                yield from builder.add_sentence(ids)
+        else:
+            for ids, starts in zip(*whole_words.tokenize(tokenizer, lines)):
+                yield from builder.add_sentence(ids, starts)
 
     for document in documents:
         chunk += [*document, ""]
@@ -179,17 +237,18 @@ def build_examples(documents: Iterable[Document], tokenizer: WordPieceTokenizer,
 
 def _padded(examples: Iterable[PretrainingExample], max_length: int) -> Iterator[dict[str, np.ndarray]]:
     for example in examples:
-        token_ids = np.zeros(max_length, np.int32)
-        segment_ids = np.zeros(max_length, np.int32)
         length = len(example.token_ids)
-        token_ids[:length] = example.token_ids
-        segment_ids[:length] = example.segment_ids
-        yield {"token_ids": token_ids, "segment_ids": segment_ids,
-               "padding_mask": (np.arange(max_length) < length).astype(np.int32)}
+        features = {"token_ids": example.token_ids, "segment_ids": example.segment_ids}
+        if example.word_starts is not None:
+            features[WORD_START] = example.word_starts
+        padded = {key: np.pad(np.asarray(values, np.int32), (0, max_length - length))
+                  for key, values in features.items()}
+        yield {**padded, "padding_mask": (np.arange(max_length) < length).astype(np.int32)}
 
 
-def _example_signature(max_length: int) -> dict[str, tf.TensorSpec]:
-    return {key: tf.TensorSpec([max_length], tf.int32) for key in INPUT_KEYS}
+def _example_signature(max_length: int, whole_words: bool = False) -> dict[str, tf.TensorSpec]:
+    keys = (*INPUT_KEYS, WORD_START) if whole_words else INPUT_KEYS
+    return {key: tf.TensorSpec([max_length], tf.int32) for key in keys}
 
 
 # --- TFRecord shards ---
@@ -204,7 +263,7 @@ def write_tfrecords(examples: Iterable[PretrainingExample], output_dir: str | os
         for count, features in enumerate(_padded(examples, max_length), start=1):
             record = tf.train.Example(features=tf.train.Features(feature={
                 name: tf.train.Feature(int64_list=tf.train.Int64List(value=features[key]))
-                for name, key in _RECORD_FEATURES.items()}))
+                for name, key in _RECORD_FEATURES.items() if key in features}))
             writers[(count - 1) % num_shards].write(record.SerializeToString())
     finally:
         for writer in writers:
@@ -216,25 +275,32 @@ def write_tfrecords(examples: Iterable[PretrainingExample], output_dir: str | os
     return paths
 
 
-_RECORD_FEATURES = {"input_ids": "token_ids", "input_mask": "padding_mask", "segment_ids": "segment_ids"}
+# The original's names, and ours for word starts (only in shards built for whole-word masking).
+_RECORD_FEATURES = {"input_ids": "token_ids", "input_mask": "padding_mask", "segment_ids": "segment_ids",
+                    WORD_START: WORD_START}
 
 
-def _parse_records(files: tf.data.Dataset, max_length: int) -> tf.data.Dataset:
-    spec = {name: tf.io.FixedLenFeature([max_length], tf.int64) for name in _RECORD_FEATURES}
+def _parse_records(files: tf.data.Dataset, max_length: int, whole_words: bool) -> tf.data.Dataset:
+    names = {name: key for name, key in _RECORD_FEATURES.items() if whole_words or key != WORD_START}
+    spec = {name: tf.io.FixedLenFeature([max_length], tf.int64) for name in names}
 
     def parse(record):
         features = tf.io.parse_single_example(record, spec)
-        return {key: tf.cast(features[name], tf.int32) for name, key in _RECORD_FEATURES.items()}
+        return {key: tf.cast(features[name], tf.int32) for name, key in names.items()}
 
     return files.interleave(tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).map(
         parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def _check_record_length(path: str, max_length: int) -> None:
+def _check_records(path: str, max_length: int, whole_words: bool) -> None:
     for record in tf.data.TFRecordDataset(path).take(1):
-        length = len(tf.train.Example.FromString(record.numpy()).features.feature["input_ids"].int64_list.value)
+        features = tf.train.Example.FromString(record.numpy()).features.feature
+        length = len(features["input_ids"].int64_list.value)
         if length != max_length:
             raise ValueError(f"{path} holds examples of length {length}, not seq_len={max_length}.")
+        if whole_words and WORD_START not in features:
+            raise ValueError(f"{path} holds no word starts: build the shards with --whole_word_masking for "
+                             "whole-word masking.")
 
 
 # --- The training input ---
@@ -266,8 +332,10 @@ def corpus_documents(source: CorpusSource) -> Iterator[Document]:
 
 def pretraining_dataset(source: CorpusSource, tokenizer: WordPieceTokenizer | None, *, max_length: int,
                         batch_size: int, seed: int = 0, num_workers: int = 1, worker_index: int = 0,
-                        repeat: bool = True, skip_batches: int = 0) -> tf.data.Dataset:
-    """Batches of fixed-length `{token_ids, segment_ids, padding_mask}` for `ElectraPretrainer.fit`.
+                        repeat: bool = True, skip_batches: int = 0,
+                        whole_words: WholeWords | None = None) -> tf.data.Dataset:
+    """Batches of fixed-length `{token_ids, segment_ids, padding_mask}` for `ElectraPretrainer.fit`, and
+    `word_start` with `whole_words` (the pre-trainer then masks whole words).
 
     Files are read interleaved in a seeded shuffled order and examples shuffled in a buffer, so a run is
     deterministic given `seed`. With several workers (multi-worker training) each reads a disjoint share:
@@ -283,6 +351,8 @@ def pretraining_dataset(source: CorpusSource, tokenizer: WordPieceTokenizer | No
         worker_index: int. This host's index in `[0, num_workers)`. Defaults to `0`.
         repeat: bool. Loop over the corpus forever. Defaults to `True`.
         skip_batches: int. Batches to skip, to resume a run where it stopped. Defaults to `0`.
+        whole_words: `WholeWords` or None. Give word starts for whole-word masking (TFRecords must hold
+            them: `write_tfrecords` of examples built with `whole_words`). Defaults to `None`.
     """
     if not 0 <= worker_index < num_workers:
         raise ValueError(f"worker_index {worker_index} is outside [0, {num_workers}).")
@@ -296,8 +366,9 @@ def pretraining_dataset(source: CorpusSource, tokenizer: WordPieceTokenizer | No
         if next(documents(), None) is None:
             raise ValueError(f"TFDS dataset {source.tfds_name!r} split {split!r} holds no text.")
         examples = tf.data.Dataset.from_generator(
-            lambda: _padded(build_examples(documents(), tokenizer, max_length, seed=seed), max_length),
-            output_signature=_example_signature(max_length))
+            lambda: _padded(build_examples(documents(), tokenizer, max_length, seed=seed, whole_words=whole_words),
+                            max_length),
+            output_signature=_example_signature(max_length, whole_words is not None))
     else:
         files = match_files(source.tfrecords or source.text_files)
         by_file = len(files) >= num_workers
@@ -306,12 +377,12 @@ def pretraining_dataset(source: CorpusSource, tokenizer: WordPieceTokenizer | No
             file_dataset = file_dataset.shard(num_workers, worker_index)
         file_dataset = file_dataset.shuffle(len(files), seed=seed)
         if source.tfrecords:
-            _check_record_length(files[0], max_length)
-            examples = _parse_records(file_dataset, max_length)
+            _check_records(files[0], max_length, whole_words is not None)
+            examples = _parse_records(file_dataset, max_length, whole_words is not None)
         else:
             _check_has_text(files)
             examples = file_dataset.interleave(
-                lambda path: _text_file_examples(path, tokenizer, max_length, seed),
+                lambda path: _text_file_examples(path, tokenizer, max_length, seed, whole_words),
                 cycle_length=min(4, len(files)))
         if not by_file:
             examples = examples.shard(num_workers, worker_index)
@@ -325,14 +396,16 @@ def pretraining_dataset(source: CorpusSource, tokenizer: WordPieceTokenizer | No
 
 
 @tf.autograph.experimental.do_not_convert  # plain Python generator inside: nothing for AutoGraph to convert
-def _text_file_examples(path: tf.Tensor, tokenizer: WordPieceTokenizer, max_length: int, seed: int) -> tf.data.Dataset:
+def _text_file_examples(path: tf.Tensor, tokenizer: WordPieceTokenizer, max_length: int, seed: int,
+                        whole_words: WholeWords | None) -> tf.data.Dataset:
     def generate(path: bytes) -> Iterator[dict[str, np.ndarray]]:
         # Each file packs with its own seeded builder: the examples do not depend on the interleave order.
         file_seed = seed ^ zlib.crc32(path)
         yield from _padded(build_examples(text_file_documents(path.decode()), tokenizer, max_length,
-                                          seed=file_seed), max_length)
+                                          seed=file_seed, whole_words=whole_words), max_length)
 
-    return tf.data.Dataset.from_generator(generate, args=(path,), output_signature=_example_signature(max_length))
+    return tf.data.Dataset.from_generator(generate, args=(path,),
+                                          output_signature=_example_signature(max_length, whole_words is not None))
 
 
 # A text file whose first bytes are more than this share non-text (undecodable or control characters) is not

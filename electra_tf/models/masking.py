@@ -46,11 +46,13 @@ def select_positions(
     special_token_ids: Sequence[int],
     seed: tf.Tensor,
     with_replacement: bool = False,
+    word_starts: tf.Tensor | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Chooses the positions the generator predicts.
 
     Each example gets `max(1, min(N, round(num_tokens * mask_prob)))` positions among its candidates,
-    where `num_tokens` counts all real tokens ([CLS]/[SEP] included), as the original does.
+    where `num_tokens` counts all real tokens ([CLS]/[SEP] included), as the original does. With
+    `word_starts`, whole words (`select_whole_words`) within that budget.
 
     Args:
         token_ids: [B, L] int token ids.
@@ -61,6 +63,7 @@ def select_positions(
         seed: [2] int tensor for the stateless sampler.
         with_replacement: bool. False (default) draws distinct positions; True reproduces the
             original's `tf.random.categorical` draw, where a position can fill two slots.
+        word_starts: [B, L] bool or int, or None. Where each word begins (whole-word masking).
 
     Returns:
         `positions` [B, N] int32 (0 in unused slots) and `weights` [B, N] float32 (1 for used slots).
@@ -69,7 +72,16 @@ def select_positions(
     num_tokens = tf.reduce_sum(tf.cast(padding_mask, tf.float32), axis=1)
     num_to_predict = tf.clip_by_value(tf.round(num_tokens * mask_prob), 1.0, float(max_predictions))
     slot_in_use = tf.range(max_predictions, dtype=tf.float32)[None, :] < num_to_predict[:, None]
-    if with_replacement:
+    if word_starts is not None:
+        if with_replacement:
+            raise ValueError("Whole-word masking draws distinct words: it cannot sample with replacement.")
+        selected = select_whole_words(candidates, word_starts, num_to_predict, seed)
+        # The selected tokens (at most N) into the slots, in position order.
+        length = tf.shape(token_ids)[1]
+        order = tf.where(selected, tf.range(length, 0, -1)[None, :], -1)
+        top_order, positions = tf.math.top_k(order, k=max_predictions)
+        slot_in_use &= top_order >= 0
+    elif with_replacement:
         logits = tf.math.log(tf.cast(candidates, tf.float32))
         positions = tf.random.stateless_categorical(logits, max_predictions, seed, dtype=tf.int32)
         has_candidate = tf.reduce_any(candidates, axis=1, keepdims=True)
@@ -83,6 +95,32 @@ def select_positions(
     weights = tf.cast(slot_in_use, tf.float32)
     positions = tf.where(slot_in_use, positions, 0)
     return positions, weights
+
+
+def select_whole_words(candidates: tf.Tensor, word_starts: tf.Tensor, num_to_predict: tf.Tensor,
+                       seed: tf.Tensor) -> tf.Tensor:
+    """[B, L] bool: whole words in random order, while they fit in each example's `num_to_predict` [B] tokens.
+
+    A word is a start token and the tokens up to the next start (English: a piece and its "##" pieces;
+    Chinese: the characters of a segmented word); every token of a selected word is selected, so the
+    generator predicts, and the discriminator judges, each of them (RTD labels stay per token). Words are
+    taken in a random order until the next one would overflow the budget, so an example may get up to one
+    word fewer tokens than `num_to_predict` (BERT's `create_pretraining_data.py` skips that word and tries
+    further ones; a fixed-shape prefix keeps this XLA-friendly). Shapes stay static.
+    """
+    length = tf.shape(candidates)[1]
+    # Every non-candidate ([CLS], [SEP], padding) is a word of its own, and so is what follows one.
+    after_non_candidate = tf.pad(~candidates[:, :-1], [[0, 0], [1, 0]], constant_values=True)
+    starts = tf.cast(word_starts, tf.bool) | ~candidates | after_non_candidate
+    word = tf.cumsum(tf.cast(starts, tf.int32), axis=1) - 1  # [B, L] word index of each token
+    sizes = tf.reduce_sum(tf.one_hot(word, length, dtype=tf.int32) * tf.cast(candidates, tf.int32)[..., None],
+                          axis=1)  # [B, words]: candidate tokens per word
+    scores = tf.random.stateless_uniform(tf.shape(candidates), seed, alg=RNG_ALGORITHM)
+    scores = tf.where(sizes > 0, scores, -1.0)  # words without candidate tokens come last
+    order = tf.argsort(scores, axis=1, direction="DESCENDING")
+    fits = tf.cumsum(tf.gather(sizes, order, batch_dims=1), axis=1) <= tf.cast(num_to_predict, tf.int32)[:, None]
+    chosen_words = tf.gather(fits, tf.argsort(order, axis=1), batch_dims=1)  # back to word order
+    return tf.gather(chosen_words, word, batch_dims=1) & candidates
 
 
 def gather_positions(sequence: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:

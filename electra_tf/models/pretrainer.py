@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 
 from electra_tf.config import ElectraConfig, generator_config
-from electra_tf.inputs import ANY_LENGTH_INPUTS, INPUT_KEYS
+from electra_tf.inputs import ANY_LENGTH_INPUTS, INPUT_KEYS, WORD_START
 from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.models import masking, registry
 from electra_tf.models.accumulation import accumulated_gradients, split_batch
@@ -154,7 +154,8 @@ class ElectraPretrainer(PretrainedModel):
         """Runs mask -> generator -> sample -> relabel -> discriminator on a batch.
 
         Args:
-            inputs: dict of `token_ids`, `segment_ids`, `padding_mask`, each [B, L] with a fixed L.
+            inputs: dict of `token_ids`, `segment_ids`, `padding_mask`, each [B, L] with a fixed L; with
+                `word_start` (1 where a word begins), whole words are masked.
             training: bool. Dropout on or off.
             step: int scalar mixed into the random seed, so each training step masks afresh.
 
@@ -176,7 +177,8 @@ class ElectraPretrainer(PretrainedModel):
             token_ids, inputs["padding_mask"], mask_prob=config.mask_prob,
             max_predictions=config.max_predictions(sequence_length),
             special_token_ids=config.special_token_ids(), seed=mask_seed,
-            with_replacement=config.sample_with_replacement)
+            with_replacement=config.sample_with_replacement, word_starts=inputs.get(WORD_START))
+        inputs = {key: inputs[key] for key in INPUT_KEYS}  # the towers read these
         masked_ids = masking.apply_masks(
             token_ids, positions, weights, mask_token_id=config.mask_token_id,
             mask_token_rate=config.mask_token_rate, seed=replace_seed)

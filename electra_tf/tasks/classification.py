@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -32,3 +34,42 @@ class TextClassificationTask:
         in_order = np.empty_like(logits)
         in_order[order] = logits
         return in_order
+
+
+class InMemoryClassificationTask(TextClassificationTask):
+    """A single-text task given as train and dev splits in memory, scored by dev accuracy (percent) next to the
+    majority class, with no test predictions: the quick start's passage sources, Chinese sentiment.
+
+    Subclasses set `name` and `label_names` and read their splits."""
+
+    name: str
+    label_names: tuple[str, ...]
+
+    def __init__(self, train: GlueSplit, dev: GlueSplit):
+        self.train, self.dev = train, dev
+
+    def new_model(self, model_dir: str, sequence_length: int) -> ElectraClassifier:
+        return ElectraClassifier.from_pretrained(model_dir, label_names=self.label_names,
+                                                 sequence_length=sequence_length)
+
+    def train_data(self) -> GlueSplit:
+        return self.train
+
+    def dev_data(self) -> dict[str, GlueSplit]:
+        return {"dev": self.dev}
+
+    def evaluate(self, model: ElectraClassifier, data: GlueSplit, batch_size: int) -> dict[str, float]:
+        logits = self.predict(model, data, batch_size)
+        accuracy = 100.0 * float(np.mean(logits.argmax(axis=-1) == data.labels))
+        return {"accuracy": accuracy, "score": accuracy}
+
+    def majority_accuracy(self) -> float:
+        """Dev accuracy of always answering the most frequent training label (percent)."""
+        majority = np.bincount(self.train.labels).argmax()
+        return 100.0 * float(np.mean(self.dev.labels == majority))
+
+    def write_predictions(self, model: ElectraClassifier, output_dir: pathlib.Path, batch_size: int) -> list[str]:
+        return []  # no test split
+
+    def settings(self) -> dict:
+        return {"train_examples": len(self.train), "dev_examples": len(self.dev)}

@@ -29,88 +29,97 @@ SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN, CLS_TOKEN, SEP_TOKEN, MASK_TOKEN)
 # [CLS]=101, [SEP]=102, [MASK]=103. Keeping these ids lets our vocabularies stand in for the released ones.
 RESERVED_TOKENS = (PAD_TOKEN, *(f"[unused{i}]" for i in range(99)), UNK_TOKEN, CLS_TOKEN, SEP_TOKEN, MASK_TOKEN)
 
-# BERT maps a longer word to [UNK]; tensorflow-text counts this limit in UTF-8 bytes (BERT: characters).
-MAX_BYTES_PER_WORD = 100
+# BERT maps a word of more than 100 characters to [UNK] (tensorflow-text's limit, in bytes, is set above it).
+MAX_CHARS_PER_WORD = 100
 SUFFIX_INDICATOR = "##"
+
+# BERT's `_is_whitespace`: tab, line ends and space separators (Zs); plus the line and paragraph separators,
+# which its `str.split()` splits words on too.
+WHITESPACE = r"\t\n\r\p{Zs}\x{2028}\x{2029}"
+# BERT's `_is_control` (with NUL and U+FFFD): characters `_clean_text` deletes.
+DELETED = r"\p{Cc}\p{Cf}\x{FFFD}"
+# BERT's `_is_punctuation`: the ASCII symbols and every Unicode punctuation (P*) character.
+PUNCTUATION = r"!-/:-@\[-`{-~\p{P}"
+# BERT's `_is_chinese_char`: the CJK Unified Ideographs blocks (not kana or Hangul), one token per character.
+CJK_IDEOGRAPH_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+                        (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+CJK_IDEOGRAPHS = "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high in CJK_IDEOGRAPH_RANGES)  # RE2 class
+
+
+def is_cjk_ideograph(char: str) -> bool:
+    """Whether `char` is in one of the CJK ideograph blocks BERT tokenizes one character at a time."""
+    return any(low <= ord(char) <= high for low, high in CJK_IDEOGRAPH_RANGES)
 
 
 class _BertNormalizer:
-    """BERT's text normalisation with a map from every normalised byte back to the input.
+    """BERT's basic tokenization (google-research/bert `tokenization.py`, `BasicTokenizer`) as TensorFlow ops,
+    with a map from every normalised byte back to the input.
 
-    Lower-casing together with accent stripping (uncased BERT) and neither (cased BERT) are what
-    `tf_text.FastBertNormalizer` implements, in one fused C++ op; the two mixed settings are built here from
-    per-character ops, about 15x slower (2 MB/s of English text per CPU core instead of 30 MB/s).
+    Per character, as the reference: control and format characters (Cc, Cf) are deleted and whitespace becomes
+    a space; with `lowercase` the character is lower-cased (`str.lower`); with `strip_accents` it is
+    decomposed (NFD) and its combining marks (Mn) dropped; punctuation and CJK ideographs get a space on each
+    side. Nothing else changes: full-width punctuation ("，"), ligatures ("ﬁ"), "ß" and "…" stay as they are,
+    so the ids match a BERT vocabulary's. Splitting the result on spaces gives BERT's words. (Python's
+    `str.lower` also maps a word-final capital sigma to "ς"; here every "Σ" becomes "σ".)
 
     Args:
-        lowercase: bool. Case-fold the text (Unicode NFKC_Casefold, so "ß" becomes "ss" and "ﬁ" "fi").
+        lowercase: bool. Lower-case the text, as for an uncased vocabulary.
         strip_accents: bool. Decompose (NFD) and drop the combining marks, so "é" becomes "e".
     """
 
     def __init__(self, lowercase: bool, strip_accents: bool):
         self.lowercase = lowercase
         self.strip_accents = strip_accents
-        self._fast = None
-        if lowercase == strip_accents:
-            self._fast = tf_text.FastBertNormalizer(lower_case_nfd_strip_accents=lowercase)
 
     def normalize(self, strings: tf.Tensor) -> tf.Tensor:
         """Normalises a rank-1 string tensor."""
-        if self._fast is not None:
-            return self._fast.normalize(strings)
-        return self._normalize_per_character(strings)[0]
+        return tf.strings.reduce_join(self._normalized_characters(strings)[0], axis=1)
 
-    def normalize_with_offsets(self, strings: tf.Tensor) -> tuple[tf.Tensor, tf.RaggedTensor]:
-        """Normalises a rank-1 string tensor; also returns, per string, the input byte offset of every normalised
-        byte plus one final entry (the input length), as `tf_text.FastBertNormalizer.normalize_with_offsets`."""
-        if self._fast is not None:
-            return self._fast.normalize_with_offsets(strings)
-        return self._normalize_per_character(strings)
+    def normalize_with_offsets(self, strings: tf.Tensor) -> tuple[tf.Tensor, tf.RaggedTensor, tf.RaggedTensor]:
+        """Normalises a rank-1 string tensor; also returns, per string and normalised byte, the input span of the
+        character it comes from (byte offsets into the input). A span runs up to the next character that is
+        not deleted, so a combining accent stripped from "e\u0301" stays inside the span of "e"."""
+        normalized_chars, char_starts = self._normalized_characters(strings)
+        byte_lengths = tf.strings.length(normalized_chars)
+        kept = byte_lengths > 0
+        kept_starts = tf.ragged.boolean_mask(char_starts, kept)
+        # Each kept character ends where the next one in its row starts, the last where the input ends.
+        flat_starts, row = kept_starts.flat_values, kept_starts.value_rowids()
+        following = tf.range(1, tf.size(flat_starts, out_type=row.dtype) + 1)
+        kept_ends = tf.where(following < tf.gather(kept_starts.row_limits(), row),
+                             tf.gather(tf.concat([flat_starts, [0]], axis=0), following),
+                             tf.gather(tf.cast(tf.strings.length(strings), flat_starts.dtype), row))
+        kept_bytes = tf.ragged.boolean_mask(byte_lengths, kept).flat_values
+        row_lengths = tf.cast(tf.reduce_sum(byte_lengths, axis=1), tf.int64)
+        starts, ends = (tf.RaggedTensor.from_row_lengths(tf.repeat(values, kept_bytes), row_lengths)
+                        for values in (flat_starts, kept_ends))
+        return tf.strings.reduce_join(normalized_chars, axis=1), starts, ends
 
-    def _normalize_per_character(self, strings: tf.Tensor) -> tuple[tf.Tensor, tf.RaggedTensor]:
-        # Normalising each character on its own keeps track of which input character every output byte comes
-        # from. Case folding (`case_fold_utf8` is Unicode NFKC_Casefold) and NFD act per character, except
-        # NFKC's composition ("e" + U+0301 -> "é"): that is done on whole strings first, with its own offset map.
+    def _normalized_characters(self, strings: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
+        # Each input character on its own: what it becomes, and where it starts in the input.
+        chars, char_starts = tf.strings.unicode_split_with_offsets(strings, "UTF-8")
+        flat = tf.strings.regex_replace(chars.flat_values, f"^[{WHITESPACE}]$", " ")
+        flat = tf.strings.regex_replace(flat, f"^[{DELETED}]$", "")
         if self.lowercase:
-            strings_nfkc, nfkc_offsets = tf_text.normalize_utf8_with_offsets_map(strings, "NFKC")
-        else:
-            strings_nfkc = strings
-        chars, char_starts = tf.strings.unicode_split_with_offsets(strings_nfkc, "UTF-8")
-        flat = chars.flat_values
-        if self.lowercase:
-            flat = tf_text.case_fold_utf8(flat)
+            flat = tf.strings.lower(flat, encoding="utf-8")
         if self.strip_accents:
             flat = tf.strings.regex_replace(tf_text.normalize_utf8(flat, "NFD"), r"\p{Mn}", "")
-        # Control characters as `FastBertNormalizer(lower_case_nfd_strip_accents=True)` treats them.
-        flat = tf.strings.regex_replace(flat, r"\p{Cf}", "")
-        flat = tf.strings.regex_replace(flat, r"\p{Cc}", " ")
-        normalized_chars = chars.with_flat_values(flat)
-        byte_lengths = tf.strings.length(normalized_chars)
-        source = tf.RaggedTensor.from_row_lengths(
-            tf.repeat(char_starts.flat_values, byte_lengths.flat_values),
-            tf.cast(tf.reduce_sum(byte_lengths, axis=1), tf.int64))
-        nfkc_lengths = tf.cast(tf.strings.length(strings_nfkc), tf.int64)
-        source = tf.concat([source, nfkc_lengths[:, tf.newaxis]], axis=1)
-        if self.lowercase:
-            source = tf_text.find_source_offsets(nfkc_offsets, source)
-        return tf.strings.reduce_join(normalized_chars, axis=1), source
+        flat = tf.strings.regex_replace(flat, f"([{PUNCTUATION}{CJK_IDEOGRAPHS}])", r" \1 ")
+        return chars.with_flat_values(flat), char_starts
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
 class WordPieceTokenizer(keras.layers.Layer):
     """BERT/ELECTRA WordPiece tokenizer that runs in the TensorFlow graph.
 
-    Applies BERT's basic tokenization (control characters turned into spaces, optional lower-casing and
-    accent stripping, a split on whitespace and punctuation, one token per CJK character), then greedy
-    longest-match-first WordPiece with "##" continuation pieces. A word that cannot be split into vocabulary
-    pieces, or is longer than 100 UTF-8 bytes, becomes `[UNK]`. All of it is TensorFlow ops
-    (`tf_text.FastWordpieceTokenizer`, `tf_text.FastBertNormalizer`), so the layer works inside
-    `tf.data.Dataset.map`, `tf.function` and a SavedModel. With `strip_accents` following `lowercase`, the ids
-    are those of `tf_text.BertTokenizer(vocab, lower_case=lowercase)`.
-
-    Lower-casing is tensorflow-text's, Unicode NFKC_Casefold: beyond case it maps compatibility characters
-    ("ﬁ" to "fi", "½" to "1⁄2", full-width to ASCII letters) and deletes invisible format characters (soft
-    hyphen, zero-width space), which without lower-casing become spaces. Google's Python BERT tokenizer only
-    lower-cases, so a few rare characters tokenize differently from it.
+    The ids are those of BERT's reference tokenizer (google-research/bert `tokenization.FullTokenizer`, which
+    Hugging Face's `BertTokenizer` follows) for either casing: its basic tokenization (control characters
+    deleted, whitespace normalised, optional lower-casing and accent stripping, a split on whitespace and
+    punctuation, one token per CJK ideograph; `_BertNormalizer`), then greedy longest-match-first WordPiece
+    with "##" continuation pieces; a word that cannot be split into vocabulary pieces, or is longer than 100
+    characters, becomes `[UNK]`. All of it is TensorFlow ops (tensorflow-text's `FastWordpieceTokenizer`,
+    `WhitespaceTokenizer` and `normalize_utf8`), so the layer works inside `tf.data.Dataset.map`,
+    `tf.function` and a SavedModel.
 
     It is a `keras.layers.Layer` rather than a plain class so that it has a `get_config` (the vocabulary is
     stored in the config, so a saved model needs no separate file), can sit in a Keras preprocessing model, and
@@ -121,7 +130,7 @@ class WordPieceTokenizer(keras.layers.Layer):
         vocabulary: str, path or sequence of str. A `vocab.txt` (one token per line, UTF-8, the format of the
             released BERT and ELECTRA vocabularies) or the tokens themselves; the line number is the id. It must
             contain `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]` and `[MASK]`, and no token twice.
-        lowercase: bool. Case-fold the input, as for an uncased vocabulary. Defaults to `True`.
+        lowercase: bool. Lower-case the input, as for an uncased vocabulary. Defaults to `True`.
         strip_accents: bool or None. Drop accents ("Café" becomes "Cafe"). `None` follows `lowercase`, as
             BERT does. Defaults to `None`.
         **kwargs: other keyword arguments passed to `keras.layers.Layer`.
@@ -161,11 +170,14 @@ class WordPieceTokenizer(keras.layers.Layer):
         self.strip_accents = lowercase if strip_accents is None else strip_accents
 
         self._normalizer = _BertNormalizer(self.lowercase, self.strip_accents)
+        self._words = tf_text.WhitespaceTokenizer()
         self._wordpiece = tf_text.FastWordpieceTokenizer(
-            vocab=tokens, suffix_indicator=SUFFIX_INDICATOR, max_bytes_per_word=MAX_BYTES_PER_WORD,
-            token_out_type=tf.int32, unknown_token=UNK_TOKEN, no_pretokenization=False,
+            vocab=tokens, suffix_indicator=SUFFIX_INDICATOR, max_bytes_per_word=4 * MAX_CHARS_PER_WORD,
+            token_out_type=tf.int32, unknown_token=UNK_TOKEN, no_pretokenization=True,
             support_detokenization=True)
         self._id_to_token_table = tf.constant(tokens)
+        self._continuation_table = tf.constant([token.startswith(SUFFIX_INDICATOR) for token in tokens])
+        self._ideograph_table = tf.constant([len(token) == 1 and is_cjk_ideograph(token) for token in tokens])
         self._token_to_id_table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(tf.constant(tokens), tf.range(len(tokens), dtype=tf.int64)),
             default_value=self._token_ids[UNK_TOKEN])
@@ -214,16 +226,17 @@ class WordPieceTokenizer(keras.layers.Layer):
             single string.
         """
         strings, single = _as_string_batch(strings)
-        ids = self._wordpiece.tokenize(self._normalizer.normalize(strings))
+        words = self._words.tokenize(self._normalizer.normalize(strings))
+        ids = self._wordpiece.tokenize(_unknown_if_too_long(words)).merge_dims(1, 2)
         return ids[0] if single else ids
 
     def tokenize_with_offsets(self, strings) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """Tokenizes strings into WordPiece ids with each token's byte span in the input.
 
         Token `j` of string `i` covers bytes `starts[i, j]:ends[i, j]` of the original (not normalised)
-        `strings[i]`, e.g. "Café" for the token "cafe". When one input character becomes several normalised
-        ones that end up in different pieces (a ligature "ﬁ" split after "f"), both pieces get the span of that
-        character.
+        `strings[i]`, e.g. "Café" for the token "cafe"; an `[UNK]` covers its whole word. When one input
+        character becomes several normalised ones that end up in different pieces, both pieces get the span of
+        that character.
 
         Args:
             strings: str, sequence of str, or a rank-0/rank-1 `tf.string` tensor.
@@ -233,14 +246,51 @@ class WordPieceTokenizer(keras.layers.Layer):
             [batch, (tokens)] for a batch of strings, a 1-D `tf.Tensor` for a single string.
         """
         strings, single = _as_string_batch(strings)
-        normalized, source_offsets = self._normalizer.normalize_with_offsets(strings)
-        ids, starts, ends = self._wordpiece.tokenize_with_offsets(normalized)
-        # Offsets into the normalised text -> offsets into the input, as `tf_text.FastBertTokenizer` does.
-        starts = _gather_in_rows(source_offsets, starts)
-        ends = _gather_in_rows(source_offsets, ends)
+        normalized, char_starts, char_ends = self._normalizer.normalize_with_offsets(strings)
+        words, word_starts, word_ends = self._words.tokenize_with_offsets(normalized)
+        ids, piece_starts, piece_ends = self._wordpiece.tokenize_with_offsets(_unknown_if_too_long(words))
+        # Offsets in the word -> in the normalised text (an [UNK] spans its word) -> in the input.
+        word_of_piece = piece_starts.values.value_rowids()
+        word_start, word_end, piece_start, piece_end = (
+            tf.cast(values, tf.int64) for values in (tf.gather(word_starts.flat_values, word_of_piece),
+                                                     tf.gather(word_ends.flat_values, word_of_piece),
+                                                     piece_starts.flat_values, piece_ends.flat_values))
+        unknown = tf.gather(_too_long(words).flat_values, word_of_piece)
+        starts = piece_starts.with_flat_values(word_start + piece_start).merge_dims(1, 2)
+        ends = piece_ends.with_flat_values(tf.where(unknown, word_end, word_start + piece_end)).merge_dims(1, 2)
+        ids = ids.merge_dims(1, 2)
+        # A token starts where the input character of its first byte starts, ends where that of its last ends.
+        starts = _gather_in_rows(char_starts, starts)
+        ends = _gather_in_rows(char_ends, ends - 1)
         if single:
             return ids[0], starts[0], ends[0]
         return ids, starts, ends
+
+    def tokenize_with_word_starts(self, strings, *, segmented_cjk: bool = False
+                                  ) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
+        """Tokenizes strings into WordPiece ids and marks the tokens that begin a word (whole-word masking).
+
+        A token continues the word before it when it is a "##" piece. With `segmented_cjk`, a CJK ideograph
+        also continues the word when the token before is an ideograph too and nothing separates them in the
+        input: text whose words are separated by spaces ("我 喜欢 北京", as a Chinese segmenter writes it) has
+        words of several characters; without it every ideograph is a word, as BERT tokenizes them.
+
+        Args:
+            strings: str, sequence of str, or a rank-1 `tf.string` tensor.
+            segmented_cjk: bool. Group adjacent CJK ideographs into words. Defaults to `False`.
+
+        Returns:
+            `(ids, word_starts)`: int32 ids and bool flags, each a `tf.RaggedTensor` [batch, (tokens)].
+        """
+        ids, starts, ends = self.tokenize_with_offsets(_as_string_batch(strings)[0])
+        continues = tf.gather(self._continuation_table, ids.flat_values)
+        if segmented_cjk:
+            ideograph = tf.gather(self._ideograph_table, ids.flat_values)
+            first_in_row = tf.ragged.range(ids.row_lengths()).flat_values == 0
+            previous = lambda values: tf.concat([values[:1], values[:-1]], axis=0)
+            adjacent = ~first_in_row & (starts.flat_values == previous(ends.flat_values))
+            continues |= ideograph & previous(ideograph) & adjacent
+        return ids, ids.with_flat_values(~continues)
 
     def detokenize(self, ids) -> tf.Tensor:
         """Joins WordPiece ids back into text: pieces merged into words, words separated by one space.
@@ -448,6 +498,15 @@ def _gather_in_rows(params: tf.RaggedTensor, indices: tf.RaggedTensor) -> tf.Rag
     row_starts = tf.gather(params.row_splits, indices.value_rowids())
     flat_indices = tf.cast(indices.flat_values, row_starts.dtype) + row_starts
     return indices.with_flat_values(tf.gather(params.flat_values, flat_indices))
+
+
+def _too_long(words: tf.RaggedTensor) -> tf.RaggedTensor:
+    return words.with_flat_values(tf.strings.length(words.flat_values, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD)
+
+
+def _unknown_if_too_long(words: tf.RaggedTensor) -> tf.RaggedTensor:
+    """Words longer than BERT's limit replaced by "[UNK]", which WordPiece reads as the one token [UNK]."""
+    return words.with_flat_values(tf.where(_too_long(words).flat_values, UNK_TOKEN, words.flat_values))
 
 
 def _as_string_batch(strings) -> tuple[tf.Tensor, bool]:

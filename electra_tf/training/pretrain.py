@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf.config import ElectraConfig
-from electra_tf.data.pretraining import CorpusSource, corpus_documents, pretraining_dataset
+from electra_tf.data.pretraining import CorpusSource, WholeWords, corpus_documents, pretraining_dataset
 from electra_tf.models.directory import load_weights, read_config
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text.tokenizer import (VOCAB_FILE, WordPieceTokenizer, learn_vocabulary, load_tokenizer,
@@ -46,6 +46,7 @@ class PretrainingJob:
     output_dir: str  # becomes a model directory, plus checkpoints/ and logs/
     config: ElectraConfig | None = None  # architecture and objective; `init_from`'s when continuing
     mask_prob: float | None = None  # overrides the config's
+    whole_words: WholeWords | None = None  # whole-word masking (and how Chinese text forms words); None: tokens
     vocab: str | None = None  # vocab.txt; or learn one (`learn_vocab_size`), or take init_from's
     learn_vocab_size: int | None = None
     init_from: str | None = None  # a model directory to continue pre-training from, with a fresh schedule
@@ -156,7 +157,7 @@ def _distributed_input(job: PretrainingJob, tokenizer: WordPieceTokenizer, strat
         return pretraining_dataset(job.source, tokenizer, max_length=job.seq_len,
                                    batch_size=context.get_per_replica_batch_size(job.batch_size), seed=job.seed,
                                    num_workers=context.num_input_pipelines, worker_index=context.input_pipeline_id,
-                                   skip_batches=skip_steps * replicas_per_pipeline)
+                                   skip_batches=skip_steps * replicas_per_pipeline, whole_words=job.whole_words)
 
     return strategy.distribute_datasets_from_function(host_dataset)
 

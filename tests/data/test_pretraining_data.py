@@ -5,6 +5,7 @@ import tensorflow_datasets as tfds
 from electra_tf.data.pretraining import (
     CorpusSource,
     ExampleBuilder,
+    WholeWords,
     build_examples,
     corpus_documents,
     pretraining_dataset,
@@ -12,6 +13,7 @@ from electra_tf.data.pretraining import (
     write_tfrecords,
 )
 from electra_tf.text import SAMPLE_CORPUS_FILE, SAMPLE_VOCAB_FILE, WordPieceTokenizer
+from electra_tf.text.tokenizer import RESERVED_TOKENS
 
 CLS, SEP = 101, 102
 
@@ -157,3 +159,69 @@ def test_bytes_that_are_not_utf8_are_replaced_not_fatal(tmp_path, tokenizer):
     documents = list(text_file_documents(broken))
     assert documents == [["the queen \ufffd\ufffd said hello"], ["alice ran"]]
     assert len(list(build_examples(documents, tokenizer, 32))) == 2
+
+
+# --- Whole-word masking's word starts ---
+def test_word_starts_mark_pieces_and_leave_the_examples_unchanged(tokenizer):
+    documents = list(text_file_documents(SAMPLE_CORPUS_FILE))[:20]
+    plain = list(build_examples(documents, tokenizer, 64, seed=3))
+    with_words = list(build_examples(documents, tokenizer, 64, seed=3, whole_words=WholeWords()))
+    assert [e.token_ids for e in with_words] == [e.token_ids for e in plain]  # same packing, same ids
+    continuation = np.array([token.startswith("##") for token in tokenizer.vocabulary])
+    pieces = 0
+    for example in with_words:
+        ids, starts = np.array(example.token_ids), np.array(example.word_starts)
+        segment_first = np.r_[True, np.diff(example.segment_ids) != 0] | (np.r_[0, ids[:-1]] == CLS)
+        expected = ~continuation[ids] | segment_first | np.isin(ids, (CLS, SEP))
+        np.testing.assert_array_equal(starts, expected.astype(int))
+        pieces += (starts == 0).sum()
+    assert pieces > 50
+
+
+@pytest.fixture(scope="module")
+def chinese_tokenizer():
+    return WordPieceTokenizer([*RESERVED_TOKENS, *"我喜欢北京天安门中文很好。,", "abc", "iphone", "##13"])
+
+
+def test_segmented_chinese_groups_adjacent_ideographs(chinese_tokenizer):
+    tokenizer = chinese_tokenizer
+    lines = ["我 喜欢 北京 。", "我喜欢北京", "abc 中文abc 中文"]
+    ids, starts = WholeWords(chinese="spaces").tokenize(tokenizer, lines)
+    assert ids[0][:5] == ids[1]  # the spaces change no id
+    assert starts[0] == [1, 1, 0, 1, 0, 1]
+    assert starts[1] == [1, 0, 0, 0, 0]  # unsegmented: one run, one word
+    assert WholeWords().tokenize(tokenizer, lines)[1][0] == [1] * 6  # "none": every ideograph a word
+    assert starts[2][:2] == [1, 1] and starts[2][2] == 0  # ideographs after Latin letters start a word
+
+
+def test_jieba_segmentation_only_separates_ideographs(chinese_tokenizer):
+    tokenizer = chinese_tokenizer
+    pytest.importorskip("jieba")
+    from electra_tf.data.pretraining import segment_chinese
+
+    segmented = segment_chinese("我喜欢北京天安门, iPhone13很好")
+    assert segmented.replace(" ", "") == "我喜欢北京天安门, iPhone13很好".replace(" ", "")
+    assert "iPhone13" in segmented and "我 喜欢" in segmented
+    ids, starts = WholeWords(chinese="jieba").tokenize(tokenizer, ["我喜欢北京天安门"])
+    assert ids == WholeWords().tokenize(tokenizer, ["我喜欢北京天安门"])[0]
+    assert starts[0][:3] == [1, 1, 0]  # 我 | 喜欢
+
+
+def test_word_starts_travel_through_tfrecords_and_batches(tmp_path, tokenizer):
+    _write_corpus(tmp_path)
+    text = CorpusSource(text_files=str(tmp_path / "*.txt"))
+    examples = list(build_examples(corpus_documents(text), tokenizer, 32, whole_words=WholeWords()))
+    write_tfrecords(examples, tmp_path / "shards", 32, num_shards=2)
+    records = CorpusSource(tfrecords=str(tmp_path / "shards" / "*.tfrecord"))
+    batch = next(iter(pretraining_dataset(records, None, max_length=32, batch_size=4, repeat=False,
+                                          whole_words=WholeWords())))
+    by_ids = {tuple(e.token_ids): e.word_starts for e in examples}
+    for ids, starts, mask in zip(*(batch[key].numpy() for key in ("token_ids", "word_start", "padding_mask"))):
+        length = mask.sum()
+        assert list(starts[:length]) == by_ids[tuple(ids[:length])]
+    from_text = next(iter(pretraining_dataset(text, tokenizer, max_length=32, batch_size=4, whole_words=WholeWords())))
+    assert from_text["word_start"].shape == (4, 32)
+    write_tfrecords(build_examples(corpus_documents(text), tokenizer, 32), tmp_path / "plain", 32, num_shards=1)
+    with pytest.raises(ValueError, match="no word starts"):
+        pretraining_dataset(CorpusSource(tfrecords=str(tmp_path / "plain" / "*.tfrecord")), None, max_length=32,
+                            batch_size=4, whole_words=WholeWords())

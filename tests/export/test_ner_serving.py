@@ -86,5 +86,6 @@ def test_graph_needs_only_core_and_tensorflow_text_ops(exported):
     proto = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes())
     graph = proto.meta_graphs[0].graph_def
     ops = {node.op for node in graph.node} | {node.op for f in graph.library.function for node in f.node_def}
-    assert {op for op in ops if op not in dir(tf.raw_ops)} == {"FastBertNormalize", "FastWordpieceTokenizeWithOffsets"}
+    assert {op for op in ops if op not in dir(tf.raw_ops)} == {
+        "NormalizeUTF8", "TFText>WhitespaceTokenizeWithOffsetsV2", "FastWordpieceTokenizeWithOffsets"}
     assert (saved_model / "assets" / "labels.txt").read_text().splitlines() == LABELS

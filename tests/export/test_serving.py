@@ -116,13 +116,14 @@ def test_pair_regression_model_exports_score_and_regress_method(tmp_path):
     assert proto.meta_graphs[0].signature_def["serve_examples"].method_name == "tensorflow/serving/regress"
 
 
-def test_graph_uses_only_core_ops_and_three_tensorflow_text_ops(exported):
+def test_graph_uses_only_core_ops_and_four_tensorflow_text_ops(exported):
     _, saved_model = exported
     proto = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes())
     graph = proto.meta_graphs[0].graph_def
     ops = {node.op for node in graph.node} | {node.op for f in graph.library.function for node in f.node_def}
     assert {op for op in ops if op not in dir(tf.raw_ops)} == {
-        "FastBertNormalize", "FastWordpieceTokenizeWithOffsets", "TFText>RoundRobinTrim"}
+        "NormalizeUTF8", "TFText>WhitespaceTokenizeWithOffsetsV2", "FastWordpieceTokenizeWithOffsets",
+        "TFText>RoundRobinTrim"}
 
 
 def test_bad_exports_are_refused(exported, tmp_path):

@@ -114,3 +114,51 @@ def test_temperature_zero_is_argmax():
     logits = tf.constant([[[0.1, 3.0, 0.2], [2.0, 1.0, 0.0]]])
     sampled = masking.sample_from_logits(logits, temperature=0.0, seed=tf.constant([0, 0]))
     np.testing.assert_array_equal(sampled.numpy(), [[1, 0]])
+
+
+def _random_words(batch, seed, continue_prob):
+    """word_starts [B, L]: each token continues the previous token's word with `continue_prob`."""
+    rng = np.random.default_rng(seed)
+    return (rng.random(batch["token_ids"].shape) >= continue_prob).astype(np.int32)
+
+
+@pytest.mark.parametrize("continue_prob", [0.25, 0.5])  # English-like word pieces, Chinese-like words
+def test_whole_word_masking_never_splits_a_word_and_keeps_the_budget(continue_prob):
+    selected, budget = 0, 0
+    for seed in range(40):
+        batch = random_batch(batch_size=32, sequence_length=128, seed=seed)
+        starts = _random_words(batch, seed, continue_prob)
+        positions, weights = _select(batch, seed, word_starts=tf.constant(starts))
+        positions, weights = positions.numpy(), weights.numpy()
+        ids, real = batch["token_ids"], batch["padding_mask"]
+        candidates = real.astype(bool) & ~np.isin(ids, SPECIALS)
+        counts = np.clip(np.round(real.sum(axis=1) * 0.15), 1, 19)
+        for row in range(len(ids)):
+            chosen = set(positions[row][weights[row] > 0])
+            assert len(chosen) == (weights[row] > 0).sum() <= counts[row]
+            # A word: a start and the candidate tokens after it up to the next start or non-candidate.
+            word = np.cumsum(starts[row] | ~candidates[row] | np.r_[True, ~candidates[row][:-1]])
+            for w in np.unique(word[candidates[row]]):
+                members = set(np.flatnonzero((word == w) & candidates[row]))
+                assert members <= chosen or not members & chosen, f"word {sorted(members)} split: {sorted(chosen)}"
+        selected += weights.sum()
+        budget += counts.sum()
+    # Up to one word short of the budget per example (the prefix rule), so close to mask_prob overall.
+    assert 0.9 < selected / budget <= 1.0
+
+
+def test_whole_word_masking_compiles_with_xla_to_the_same_slots():
+    batch = random_batch(batch_size=8, sequence_length=64, seed=3)
+    starts = tf.constant(_random_words(batch, 3, 0.4))
+    args = (tf.constant(batch["token_ids"]), tf.constant(batch["padding_mask"]), starts)
+
+    def select(token_ids, padding_mask, word_starts):
+        return masking.select_positions(token_ids, padding_mask, mask_prob=0.15, max_predictions=10,
+                                        special_token_ids=SPECIALS, seed=tf.constant([1, 2]),
+                                        word_starts=word_starts)
+
+    plain = tf.function(select)(*args)
+    compiled = tf.function(select, jit_compile=True)(*args)
+    for expected, actual in zip(plain, compiled):
+        np.testing.assert_array_equal(actual.numpy(), expected.numpy())
+        assert actual.shape[1] == 10

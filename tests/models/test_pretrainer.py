@@ -173,6 +173,29 @@ def test_trains_under_xla_and_mixed_precision(policy, jit_compile):
         keras.mixed_precision.set_global_policy("float32")
 
 
+def test_whole_word_masking_masks_every_piece_of_a_chosen_word_and_trains_under_xla():
+    batch = random_batch(batch_size=8, sequence_length=32, seed=4)
+    rng = np.random.default_rng(4)
+    batch["word_start"] = (rng.random((8, 32)) < 0.5).astype("int32")  # words of about two pieces
+    pretrainer = _built(tiny_config(mask_prob=0.3), {key: value for key, value in batch.items()
+                                                     if key != "word_start"})
+    masked = pretrainer.mask(batch, step=1)
+    chosen = np.zeros((8, 32), bool)
+    for row, (positions, weights) in enumerate(zip(masked.positions.numpy(), masked.weights.numpy())):
+        chosen[row, positions[weights > 0]] = True
+    real = batch["padding_mask"].astype(bool) & ~np.isin(batch["token_ids"], (101, 102, 103))
+    after_special = np.pad(~real[:, :-1], [(0, 0), (1, 0)], constant_values=True)
+    word = np.cumsum(batch["word_start"].astype(bool) | ~real | after_special, axis=1)  # specials: own words
+    for row in range(8):
+        for w in np.unique(word[row][chosen[row]]):
+            members = real[row] & (word[row] == w)
+            assert chosen[row][members].all(), f"row {row}: word {np.flatnonzero(members)} partly masked"
+    assert set(masked.inputs) == {"token_ids", "segment_ids", "padding_mask"}  # the towers get no word starts
+    pretrainer.compile(optimizer=keras.optimizers.AdamW(1e-3), jit_compile=True)
+    history = pretrainer.fit(batch, batch_size=4, epochs=2, verbose=0)
+    assert all(np.isfinite(history.history["loss"]))
+
+
 @pytest.mark.parametrize("jit_compile, accumulation, optimizer", [
     (False, 4, lambda: keras.optimizers.SGD(0.1)),
     pytest.param(True, 4, lambda: keras.optimizers.SGD(0.1), marks=pytest.mark.slow),
