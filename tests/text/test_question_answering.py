@@ -116,7 +116,7 @@ def _round_trip(path):
     return qa_features(preprocessor, split).unrecoverable, len(split)
 
 
-@pytest.mark.parametrize("name", ["xquad/xquad.en.json", pytest.param("v1.1/train-v1.1.json.gz",
+@pytest.mark.parametrize("name", ["xquad/xquad.en.json", "xquad/xquad.zh.json", pytest.param("v1.1/train-v1.1.json.gz",
                                                                   marks=pytest.mark.slow)])
 def test_labelled_spans_read_back_as_the_answers(name):
     path = SHARED_DATA / "squad" / name
