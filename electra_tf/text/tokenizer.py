@@ -111,16 +111,9 @@ class _BertNormalizer:
             return tf.identity(normalized), starts, ends
 
     def _normalized_characters(self, strings: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
-        # Each input character on its own: what it becomes, and where it starts in the input.
+        # Each input character on its own: what `normalize` makes of it, and where it starts in the input.
         chars, char_starts = tf.strings.unicode_split_with_offsets(strings, "UTF-8")
-        flat = tf.strings.regex_replace(chars.flat_values, f"^[{WHITESPACE}]$", " ")
-        flat = tf.strings.regex_replace(flat, f"^[{DELETED}]$", "")
-        if self.lowercase:
-            flat = tf.strings.lower(flat, encoding="utf-8")
-        if self.strip_accents:
-            flat = tf.strings.regex_replace(tf_text.normalize_utf8(flat, "NFD"), r"\p{Mn}", "")
-        flat = tf.strings.regex_replace(flat, f"([{PUNCTUATION}{CJK_IDEOGRAPHS}])", r" \1 ")
-        return chars.with_flat_values(flat), char_starts
+        return chars.with_flat_values(self.normalize(chars.flat_values)), char_starts
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
