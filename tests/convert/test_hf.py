@@ -198,3 +198,31 @@ def test_ours_to_huggingface_and_back_gives_the_same_pretrainer(tmp_path):
 def test_a_generator_of_another_size_is_refused_when_combining():
     with pytest.raises(ValueError, match="generator's intermediate_size is 24, but ELECTRA derives 64"):
         hf.load_pretrainer(FIXTURES / "discriminator", FIXTURES / "generator")
+
+
+CHINESE = FIXTURES.parent / "hf_chinese"  # made by tests/fixtures/make_hf_chinese_fixture.py
+
+
+def test_a_chinese_electra_directory_tokenizes_and_scores_as_transformers(tmp_path):
+    """An hfl/chinese-electra-style directory (BERT-Chinese vocabulary layout, [UNK] at 100, tokenizer_config.json):
+    our in-graph preprocessing gives transformers' BertTokenizer ids on Chinese text, and the logits match."""
+    from electra_tf.convert.checkpoint import convert_checkpoint
+    from electra_tf.models.discriminator import ElectraDiscriminator
+    from electra_tf.text.preprocessor import ElectraPreprocessor
+
+    reference = np.load(CHINESE / "outputs.npz")
+    texts = json.loads((CHINESE / "texts.json").read_text(encoding="utf-8"))["texts"]
+    discriminator, tokenizer = hf.load_discriminator(CHINESE / "discriminator")
+    assert (tokenizer.unk_token_id, tokenizer.cls_token_id, tokenizer.mask_token_id) == (100, 101, 103)
+    preprocessor = ElectraPreprocessor(tokenizer, sequence_length=reference["input_ids"].shape[1],
+                                       padding="max_length")
+    rows = [preprocessor(tuple([text] for text in row)) for row in texts]
+    inputs = {name: np.concatenate([row[name].numpy() for row in rows]) for name in INPUTS}
+    np.testing.assert_array_equal(inputs["token_ids"], reference["input_ids"])
+    np.testing.assert_array_equal(inputs["segment_ids"], reference["token_type_ids"])
+    real = reference["attention_mask"].astype(bool)
+    np.testing.assert_allclose(discriminator(inputs).numpy()[real], reference["discriminator_logits"][real],
+                               atol=1e-5)
+    assert convert_checkpoint("hf", CHINESE / "discriminator", tmp_path / "ours") == "discriminator"
+    converted = ElectraDiscriminator.from_pretrained(tmp_path / "ours")
+    np.testing.assert_allclose(converted(inputs).numpy()[real], reference["discriminator_logits"][real], atol=1e-5)

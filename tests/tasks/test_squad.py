@@ -13,9 +13,13 @@ from electra_tf.models.directory import read_task_info
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.question_answerer import ElectraQuestionAnswerer
 from electra_tf.tasks.squad import SquadFinetuning
+from electra_tf.export.serving import export_model_directory
 from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
+from electra_tf.text.tokenizer import learn_vocabulary, write_vocabulary
 from electra_tf.training.finetune import FinetuningJob, run_finetuning
-from tests.test_case import tiny_config, write_fact_squad
+from tests.test_case import SHARED_DATA, serve_in_fresh_process, tiny_config, write_fact_squad
+
+XQUAD_ZH = SHARED_DATA / "squad" / "xquad" / "xquad.zh.json"
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +87,37 @@ def test_squad20_learns_to_abstain_and_keeps_its_threshold(pretrained, tmp_path)
     answers = model.answer([e.question for e in examples], [e.context for e in examples])
     right = [bool(answerable) != e.is_impossible for answerable, e in zip(answers["answerable"].numpy(), examples)]
     assert 100.0 * sum(right) / len(right) > answerable_share + 10
+
+
+@pytest.mark.skipif(not XQUAD_ZH.is_file(), reason="XQuAD is not in ../shared/data")
+def test_xquad_zh_through_the_squad_runner_answers_with_substrings_of_chinese_contexts(tmp_path):
+    """A Chinese vocabulary learnt from XQuAD zh, a tiny model fine-tuned on 40 of its articles and evaluated on
+    the other 8: every predicted and served answer is an exact character substring of its Chinese context."""
+    xquad = json.loads(XQUAD_ZH.read_text(encoding="utf-8"))
+    for name, articles in (("train", xquad["data"][:40]), ("dev", xquad["data"][40:])):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"version": "1.1", "data": articles}, ensure_ascii=False),
+                                               encoding="utf-8")
+    paragraphs = [p for article in xquad["data"] for p in article["paragraphs"]]
+    texts = [p["context"] for p in paragraphs] + [qa["question"] for p in paragraphs for qa in p["qas"]]
+    write_vocabulary(learn_vocabulary(texts, 3000), tmp_path / "vocab.txt")
+    tokenizer = WordPieceTokenizer(tmp_path / "vocab.txt")
+    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(tmp_path / "pretrained",
+                                                                                    tokenizer)
+    task = SquadFinetuning(tmp_path / "train.json", tmp_path / "dev.json", max_question_length=32, doc_stride=64)
+    results = run_finetuning(task, FinetuningJob(model_dir=str(tmp_path / "pretrained"),
+                                                 output_dir=str(tmp_path / "out"), num_steps=30, max_length=128,
+                                                 batch_size=16, learning_rate=2e-3))
+    assert results["settings"]["train_unrecoverable_answers"] == 0
+    dev = read_squad(tmp_path / "dev.json")
+    contexts = {example.qid: example.context for example in dev.examples}
+    predictions = json.loads((tmp_path / "out" / "predictions" / "predictions.json").read_text(encoding="utf-8"))
+    assert predictions.keys() == contexts.keys() and len(contexts) > 150
+    assert all(answer and answer in contexts[qid] for qid, answer in predictions.items())
+    assert any(any("\u4e00" <= c <= "\u9fff" for c in answer) for answer in predictions.values())
+
+    saved_model = export_model_directory(tmp_path / "out" / "model", tmp_path / "saved_models" / "qa")
+    asked = dev.examples[:8]
+    served = serve_in_fresh_process(saved_model, {"question": [e.question for e in asked],
+                                                  "context": [e.context for e in asked]})
+    for example, answer, start, end in zip(asked, served["answer"], served["start"], served["end"]):
+        assert example.context[start:end] == answer == predictions[example.qid]
