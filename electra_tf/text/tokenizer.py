@@ -10,7 +10,7 @@ import json
 import os
 import pathlib
 from collections import Counter
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import keras
 import numpy as np
@@ -52,6 +52,25 @@ def is_cjk_ideograph(char: str) -> bool:
     return any(low <= ord(char) <= high for low, high in CJK_IDEOGRAPH_RANGES)
 
 
+class _Alignment(NamedTuple):
+    """Where the bytes of normalised text come from in the input, for a batch of rows. The normalised rows are
+    laid end to end; each input character that normalisation keeps owns the bytes up to `normalized_ends`."""
+
+    normalized_ends: tf.Tensor  # int64 [kept characters]: where each one's normalised bytes end (increasing)
+    input_starts: tf.Tensor  # int64 [kept characters]: its byte span in its input row
+    input_ends: tf.Tensor
+    row_offsets: tf.Tensor  # int64 [rows]: where each row's normalised text starts
+
+    def input_spans(self, rows: tf.Tensor, first_bytes: tf.Tensor, last_bytes: tf.Tensor
+                    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """The input span from the character of normalised byte `first_bytes` (in row `rows`) to that of
+        `last_bytes`, inclusive: a binary search instead of a map from every byte."""
+        offsets = tf.gather(self.row_offsets, rows)
+        character = lambda positions: tf.searchsorted(self.normalized_ends, offsets + positions, side="right")
+        return (tf.gather(self.input_starts, character(first_bytes)),
+                tf.gather(self.input_ends, character(last_bytes)))
+
+
 class _BertNormalizer:
     """BERT's basic tokenization (google-research/bert `tokenization.py`, `BasicTokenizer`) as TensorFlow ops,
     with a map from every normalised byte back to the input.
@@ -81,39 +100,57 @@ class _BertNormalizer:
             strings = tf.strings.regex_replace(tf_text.normalize_utf8(strings, "NFD"), r"\p{Mn}", "")
         return tf.strings.regex_replace(strings, f"([{PUNCTUATION}{CJK_IDEOGRAPHS}])", r" \1 ")
 
-    def normalize_with_offsets(self, strings: tf.Tensor) -> tuple[tf.Tensor, tf.RaggedTensor, tf.RaggedTensor]:
-        """Normalises a rank-1 string tensor; also returns, per string and normalised byte, the input span of the
-        character it comes from (byte offsets into the input). A span runs up to the next character that is
-        not deleted, so a combining accent stripped from "e\u0301" stays inside the span of "e".
+    def normalize_with_offsets(self, strings: tf.Tensor) -> tuple[tf.Tensor, "_Alignment"]:
+        """Normalises a rank-1 string tensor; also returns where each normalised byte comes from in the input
+        (`_Alignment`). A character's span runs up to the next character that is not deleted, so a combining
+        accent stripped from "e\u0301" stays inside the span of "e".
 
-        The spans come from normalising each character on its own, the text from `normalize`: they differ
-        only where lower-casing looks at the neighbours (a word-final "Σ" is "ς", alone "σ"), which keeps the
-        length in bytes, so the spans hold for the text (checked).
+        The alignment comes from normalising each character on its own, the text from `normalize`: they
+        differ only where lower-casing looks at the neighbours (a word-final "Σ" is "ς", alone "σ"), which
+        keeps the length in bytes, so the alignment holds for the text (checked).
         """
         normalized = self.normalize(strings)
-        normalized_chars, char_starts = self._normalized_characters(strings)
-        byte_lengths = tf.strings.length(normalized_chars)
-        kept = byte_lengths > 0
-        kept_starts = tf.ragged.boolean_mask(char_starts, kept)
-        # Each kept character ends where the next one in its row starts, the last where the input ends.
-        flat_starts, row = kept_starts.flat_values, kept_starts.value_rowids()
-        following = tf.range(1, tf.size(flat_starts, out_type=row.dtype) + 1)
-        kept_ends = tf.where(following < tf.gather(kept_starts.row_limits(), row),
-                             tf.gather(tf.concat([flat_starts, [0]], axis=0), following),
-                             tf.gather(tf.cast(tf.strings.length(strings), flat_starts.dtype), row))
-        kept_bytes = tf.ragged.boolean_mask(byte_lengths, kept).flat_values
-        row_lengths = tf.cast(tf.reduce_sum(byte_lengths, axis=1), tf.int64)
-        starts, ends = (tf.RaggedTensor.from_row_lengths(tf.repeat(values, kept_bytes), row_lengths)
-                        for values in (flat_starts, kept_ends))
+        byte_lengths, char_starts = self._normalized_lengths(strings)
+        # Flat per-character arrays and row splits: ragged reductions and row ids cost more than all the rest.
+        flat_lengths, splits = tf.cast(byte_lengths.flat_values, tf.int64), byte_lengths.row_splits
+        row_lengths = _sums_between(flat_lengths, splits)
+        kept = flat_lengths > 0
+        kept_starts = tf.boolean_mask(char_starts.flat_values, kept)
+        kept_splits = tf.gather(tf.concat([[0], tf.cumsum(tf.cast(kept, tf.int64))], axis=0), splits)
+        # Each kept character ends where the next one starts; the last of a row where its input ends.
+        has_kept = kept_splits[1:] > kept_splits[:-1]
+        kept_ends = tf.tensor_scatter_nd_update(
+            tf.concat([kept_starts[1:], [0]], axis=0), tf.boolean_mask(kept_splits[1:] - 1, has_kept)[:, tf.newaxis],
+            tf.boolean_mask(tf.cast(tf.strings.length(strings), tf.int64), has_kept))
+        alignment = _Alignment(normalized_ends=tf.cumsum(tf.boolean_mask(flat_lengths, kept)),
+                               input_starts=kept_starts, input_ends=kept_ends,
+                               row_offsets=tf.cumsum(row_lengths, exclusive=True))
         with tf.control_dependencies([tf.debugging.assert_equal(
                 tf.cast(tf.strings.length(normalized), tf.int64), row_lengths,
                 message="Per-character normalisation changed a length: offsets would be wrong.")]):
-            return tf.identity(normalized), starts, ends
+            return tf.identity(normalized), alignment
 
-    def _normalized_characters(self, strings: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
-        # Each input character on its own: what `normalize` makes of it, and where it starts in the input.
-        chars, char_starts = tf.strings.unicode_split_with_offsets(strings, "UTF-8")
-        return chars.with_flat_values(self.normalize(chars.flat_values)), char_starts
+    def _normalized_lengths(self, strings: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
+        """Per input character: how many bytes `normalize` makes of it on its own, and where it starts."""
+        code_points, char_starts = tf.strings.unicode_decode_with_offsets(strings, "UTF-8")
+        flat = code_points.flat_values
+        # ASCII from a table (most text is ASCII; running `normalize` on every character made offsets 6x slower),
+        # every other character through `normalize` itself.
+        ascii_lengths = tf.gather(self._ascii_lengths, tf.minimum(flat, 127))
+        other = tf.where(flat > 127)[:, 0]
+        other_chars = tf.strings.unicode_encode(tf.gather(flat, other)[:, tf.newaxis], "UTF-8")
+        lengths = tf.tensor_scatter_nd_update(ascii_lengths, other[:, tf.newaxis],
+                                              tf.strings.length(self.normalize(other_chars)))
+        return code_points.with_flat_values(lengths), char_starts
+
+    @property
+    def _ascii_lengths(self) -> tf.Tensor:
+        """The byte length `normalize` gives each ASCII character on its own (0 deleted, 1, 3 spaced)."""
+        if not hasattr(self, "_ascii_length_table"):
+            with tf.init_scope():  # computed once, eagerly, even when first asked for inside a traced function
+                ascii_chars = tf.constant([chr(code) for code in range(128)])
+                self._ascii_length_table = tf.strings.length(self.normalize(ascii_chars)).numpy()
+        return tf.constant(self._ascii_length_table)
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
@@ -254,7 +291,7 @@ class WordPieceTokenizer(keras.layers.Layer):
             [batch, (tokens)] for a batch of strings, a 1-D `tf.Tensor` for a single string.
         """
         strings, single = _as_string_batch(strings)
-        normalized, char_starts, char_ends = self._normalizer.normalize_with_offsets(strings)
+        normalized, alignment = self._normalizer.normalize_with_offsets(strings)
         words, word_starts, word_ends = self._words.tokenize_with_offsets(normalized)
         ids, piece_starts, piece_ends = self._wordpiece.tokenize_with_offsets(_unknown_if_too_long(words))
         # Offsets in the word -> in the normalised text (an [UNK] spans its word) -> in the input.
@@ -268,8 +305,9 @@ class WordPieceTokenizer(keras.layers.Layer):
         ends = piece_ends.with_flat_values(tf.where(unknown, word_end, word_start + piece_end)).merge_dims(1, 2)
         ids = ids.merge_dims(1, 2)
         # A token starts where the input character of its first byte starts, ends where that of its last ends.
-        starts = _gather_in_rows(char_starts, starts)
-        ends = _gather_in_rows(char_ends, ends - 1)
+        input_starts, input_ends = alignment.input_spans(starts.value_rowids(), starts.flat_values,
+                                                         ends.flat_values - 1)
+        starts, ends = starts.with_flat_values(input_starts), ends.with_flat_values(input_ends)
         if single:
             return ids[0], starts[0], ends[0]
         return ids, starts, ends
@@ -504,14 +542,6 @@ def character_offsets(texts: tf.Tensor, byte_offsets: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.reduce_sum(tf.cast(before, tf.int32), axis=1), tf.int32)
 
 
-def _gather_in_rows(params: tf.RaggedTensor, indices: tf.RaggedTensor) -> tf.RaggedTensor:
-    """`tf.gather(params, indices, batch_dims=1)` for two ragged [batch, (n)] tensors, as one flat gather
-    (the ragged `tf.gather` made `tokenize_with_offsets` about 3x slower)."""
-    row_starts = tf.gather(params.row_splits, indices.value_rowids())
-    flat_indices = tf.cast(indices.flat_values, row_starts.dtype) + row_starts
-    return indices.with_flat_values(tf.gather(params.flat_values, flat_indices))
-
-
 def _too_long(words: tf.RaggedTensor) -> tf.RaggedTensor:
     return words.with_flat_values(tf.strings.length(words.flat_values, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD)
 
@@ -519,6 +549,12 @@ def _too_long(words: tf.RaggedTensor) -> tf.RaggedTensor:
 def _unknown_if_too_long(words: tf.RaggedTensor) -> tf.RaggedTensor:
     """Words longer than BERT's limit replaced by "[UNK]", which WordPiece reads as the one token [UNK]."""
     return words.with_flat_values(tf.where(_too_long(words).flat_values, UNK_TOKEN, words.flat_values))
+
+
+def _sums_between(values: tf.Tensor, splits: tf.Tensor) -> tf.Tensor:
+    """The sum of `values[splits[i]:splits[i + 1]]` for each i (a ragged row sum, several times faster)."""
+    totals = tf.concat([[0], tf.cumsum(values)], axis=0)
+    return tf.gather(totals, splits[1:]) - tf.gather(totals, splits[:-1])
 
 
 def _as_string_batch(strings) -> tuple[tf.Tensor, bool]:
