@@ -79,6 +79,11 @@ flags.DEFINE_float("weight_decay", None, "AdamW weight decay for fine-tuning; de
 flags.DEFINE_integer("max_length", None, "Tokens per (pair of) sentence(s) for fine-tuning; default the paper's "
                      "(128; 256 for NER). Saved with the model: export serves at this length.")
 flags.DEFINE_list("seeds", ["0"], "Fine-tuning seeds; the median over seeds is reported.")
+flags.DEFINE_integer("lora_rank", None, "Fine-tune LoRA adapters of this rank and the head only (the encoder stays "
+                     "frozen); the saved model is merged, the adapters saved beside it.")
+flags.DEFINE_float("lora_alpha", None, "LoRA's alpha: the adapters are scaled by alpha / rank (default: the rank).")
+flags.DEFINE_list("lora_targets", ["query", "value"], "Projections that get adapters: query, key, value, "
+                  "attention_output, intermediate, output.")
 # --- finetune ner ---
 flags.DEFINE_string("train_file", None, "NER: the CoNLL training file (instead of finding it in --data_dir). "
                     "SQuAD: the training JSON (.json or .json.gz).")
@@ -195,7 +200,17 @@ def _finetuning_job():
         layerwise_lr_decay=FLAGS.layerwise_lr_decay, batch_size=_given("batch_size"), max_length=FLAGS.max_length,
         weight_decay=FLAGS.weight_decay, seeds=tuple(int(s) for s in FLAGS.seeds),
         grad_accum_steps=FLAGS.grad_accum_steps, strategy=FLAGS.strategy,
-        checkpoint_every=_given("checkpoint_every"))
+        checkpoint_every=_given("checkpoint_every"), lora=_lora_settings())
+
+
+def _lora_settings():
+    from electra_tf.models.lora import LoraSettings
+
+    if FLAGS.lora_rank is None:
+        if FLAGS["lora_alpha"].present or FLAGS["lora_targets"].present:
+            raise app.UsageError("--lora_alpha and --lora_targets need --lora_rank.")
+        return None
+    return LoraSettings(FLAGS.lora_rank, FLAGS.lora_alpha, tuple(FLAGS.lora_targets))
 
 
 def _run_finetuning(task) -> None:
@@ -313,8 +328,8 @@ class Command:
     flags: tuple[str, ...]
 
 
-# What fine-tuning shares with pre-training's scale-out and resume flags (--checkpoint_every: default each epoch).
-_SCALE = ("strategy", "grad_accum_steps", "checkpoint_every")
+# What every fine-tuning command shares: scale-out and resume flags (--checkpoint_every: default each epoch), LoRA.
+_FINETUNING_SHARED = ("strategy", "grad_accum_steps", "checkpoint_every", "lora_rank", "lora_alpha", "lora_targets")
 _CORPUS = ("train_files", "train_records", "tfds_name", "tfds_split", "tfds_text_key", "tfds_data_dir")
 # `electra-tf NAME` or, for fine-tuning, `electra-tf finetune KIND`.
 COMMANDS = {
@@ -330,17 +345,17 @@ COMMANDS = {
     "finetune glue": Command(finetune_glue, "Fine-tune a model directory on a GLUE task with the paper's recipe.",
                              ("task", "model_dir", "data_dir", "tfds", "tfds_data_dir", "output_dir", "num_epochs",
                               "num_steps", "learning_rate", "layerwise_lr_decay", "batch_size", "max_length",
-                              "weight_decay", "seeds", *_SCALE)),
+                              "weight_decay", "seeds", *_FINETUNING_SHARED)),
     "finetune ner": Command(finetune_ner, "Fine-tune a model directory for named-entity recognition on CoNLL files.",
                             ("model_dir", "data_dir", "train_file", "dev_file", "test_file", "tfds", "tfds_data_dir",
                              "output_dir", "scheme", "crf", "crf_constraints", "tag_column", "num_epochs", "num_steps",
                              "learning_rate", "layerwise_lr_decay", "batch_size", "max_length", "weight_decay",
-                             "seeds", *_SCALE)),
+                             "seeds", *_FINETUNING_SHARED)),
     "finetune squad": Command(finetune_squad, "Fine-tune a model directory for extractive QA on SQuAD 1.1 or 2.0.",
                               ("version", "model_dir", "train_file", "predict_file", "tfds", "tfds_data_dir",
                                "output_dir", "max_length", "doc_stride", "max_question_length", "num_epochs",
                                "num_steps", "learning_rate", "layerwise_lr_decay", "batch_size", "weight_decay",
-                               "seeds", *_SCALE)),
+                               "seeds", *_FINETUNING_SHARED)),
     "export": Command(export, "Export a fine-tuned model directory as a versioned SavedModel for TF Serving.",
                       ("model_dir", "export_dir", "version", "jit_compile")),
     "predict": Command(predict, "Answer texts (or questions on contexts) with an exported SavedModel.",

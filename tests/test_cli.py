@@ -175,3 +175,23 @@ def test_squad_recipe_then_export_then_predict_prints_the_answer(tmp_path):
     with pytest.raises(AssertionError, match="must be an integer for export"):
         _run("-m", "electra_tf.cli", "export", "--model_dir", str(tmp_path / "squad" / "model"), "--export_dir",
              str(tmp_path / "served"), "--version", "2.0")
+
+
+def test_finetune_with_lora_flags_saves_a_merged_model_and_its_adapters(tmp_path):
+    from electra_tf.text import WordPieceTokenizer
+    from tests.test_case import tiny_config, write_synthetic_sst2
+
+    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
+    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(tmp_path / "pretrained", tokenizer)
+    write_synthetic_sst2(tmp_path / "glue")
+    common = ("finetune", "glue", "--task", "sst2", "--model_dir", str(tmp_path / "pretrained"), "--data_dir",
+              str(tmp_path / "glue"), "--output_dir", str(tmp_path / "out"), "--num_steps", "3", "--batch_size", "32",
+              "--max_length", "16")
+    refused = _cli(*common, "--lora_alpha", "16")
+    assert refused.returncode == 1 and "--lora_alpha and --lora_targets need --lora_rank" in refused.stderr
+    result = _cli(*common, "--lora_rank", "2", "--lora_targets", "query,value,intermediate")
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["settings"]["lora"] == {"rank": 2, "alpha": None, "targets": ["query", "value", "intermediate"]}
+    assert results["parameters"]["trainable_share"] < 0.05
+    assert (tmp_path / "out" / "model" / "lora_adapters.safetensors").is_file()

@@ -142,6 +142,9 @@ class EncoderModel(PretrainedModel):
     grad_accum_steps: int = 1
     # What turns raw text into this model's inputs (a task with its own, e.g. keeping offsets, sets it).
     PREPROCESSOR_CLASS: ClassVar[type] = ElectraPreprocessor
+    # LoRA's settings and base model directory once `electra_tf.models.lora.enable_lora` ran on the model.
+    lora = None
+    lora_base_model: str | None = None
 
     def __init__(self, config: ElectraConfig, *, encoder: ElectraEncoder | None = None,
                  preprocessor: ElectraPreprocessor | None = None, **kwargs):

@@ -11,6 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from electra_tf.models import lora
+
 BEST_WEIGHTS_FILE = "best.weights.h5"
 BEST_STATE_FILE = "best.json"
 
@@ -101,7 +103,7 @@ class BestOnDev(keras.callbacks.Callback):
             return
         tf.io.gfile.makedirs(self.directory)
         if improved:
-            self.model.save_weights(f"{self.directory}/{BEST_WEIGHTS_FILE}", overwrite=True)
+            lora.save_weights(self.model, f"{self.directory}/{BEST_WEIGHTS_FILE}")
         with tf.io.gfile.GFile(f"{self.directory}/{BEST_STATE_FILE}", "w") as f:  # last: the weights are whole
             f.write(json.dumps({"score": self.best_score, "epoch": self.best_epoch, "metrics": self.best_metrics,
                                 "last_epoch": epoch}))
@@ -111,7 +113,7 @@ class BestOnDev(keras.callbacks.Callback):
         if self._best_weights is not None:
             model.set_weights(self._best_weights)
         elif self.best_epoch >= 0:
-            model.load_weights(f"{self.directory}/{BEST_WEIGHTS_FILE}")
+            lora.load_weights(model, f"{self.directory}/{BEST_WEIGHTS_FILE}")
 
 
 class StopAfterSteps(keras.callbacks.Callback):

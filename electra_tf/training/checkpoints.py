@@ -3,7 +3,7 @@ any file system TensorFlow reaches (local, `gs://`, ...), written by the chief w
 
 A checkpoint is `<directory>/step-<N>/`: `model.weights.h5` (model *and* optimizer state: moments, step
 counter), `rng_states.npz` (the dropout layers' random-number-generator states, which Keras leaves out of the
-weights) and, written last, `state.json` with the step. A folder without `state.json` was interrupted while
+weights), for a LoRA model `model.weights.h5.lora.npz` (its base kernels and adapters, `electra_tf.models.lora`) and, written last, `state.json` with the step. A folder without `state.json` was interrupted while
 being written and is ignored, so a checkpoint is whole or absent even on object stores (which cannot rename a
 folder atomically). The input pipeline resumes by skipping the `step` batches already consumed.
 
@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from electra_tf.models import lora
 from electra_tf.training.distribute import written_by_chief
 
 STATE_FILE = "state.json"
@@ -121,7 +122,7 @@ def write_checkpoint(model: keras.Model, path: str, step: int) -> None:
     if tf.io.gfile.exists(path):  # a leftover of an interrupted save of the same step
         tf.io.gfile.rmtree(path)
     tf.io.gfile.makedirs(path)
-    model.save_weights(f"{path}/{WEIGHTS_FILE}", overwrite=True)
+    lora.save_weights(model, f"{path}/{WEIGHTS_FILE}")
     buffer = io.BytesIO()
     np.savez(buffer, *[v.numpy() for v in _rng_states(model)])
     with tf.io.gfile.GFile(f"{path}/{RNG_FILE}", "wb") as f:
@@ -161,7 +162,7 @@ def restore_latest(model: keras.Model, directory: str) -> int:
     errors = []
     for path in reversed(found):
         try:
-            model.load_weights(f"{path}/{WEIGHTS_FILE}")
+            lora.load_weights(model, f"{path}/{WEIGHTS_FILE}")
             with tf.io.gfile.GFile(f"{path}/{RNG_FILE}", "rb") as f:
                 states = np.load(io.BytesIO(f.read()))
         except (OSError, ValueError) as error:

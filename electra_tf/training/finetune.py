@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from electra_tf.models.base import EncoderModel
 from electra_tf.models.directory import read_config, read_task_info
+from electra_tf.models.lora import LoraSettings, enable_lora, save_adapters
 from electra_tf.models.registry import model_class
 from electra_tf.training.callbacks import BestOnDev, StopAfterSteps, progress_verbosity
 from electra_tf.training.checkpoints import StepCheckpoint, restore_latest
@@ -86,6 +87,7 @@ class FinetuningJob:
     grad_accum_steps: int = 1  # micro-batches per update: batch_size is split, not multiplied
     strategy: str = "default"  # a `tf.distribute` strategy by name (`electra_tf.training.distribute`)
     checkpoint_every: int | None = None  # steps between checkpoints; None: at every epoch's end
+    lora: LoraSettings | None = None  # train adapters and the head only (`electra_tf.models.lora`)
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -161,7 +163,9 @@ def _run_seeds(task: FinetuningTask, job: FinetuningJob, strategy: tf.distribute
                                      callbacks)
             if best_score is None or run["dev"][selecting]["score"] > best_score:
                 task.prepare_for_saving(model, run["dev"][selecting])
-                model.save_pretrained(write_dir / MODEL_DIR)
+                model.save_pretrained(write_dir / MODEL_DIR)  # a LoRA model's merged: it exports as any other
+                if job.lora:
+                    save_adapters(model, write_dir / MODEL_DIR)
             if is_chief(strategy):  # written after the model: a finished seed's model is saved
                 with tf.io.gfile.GFile(f"{seed_dir}/{RUN_FILE}", "w") as f:
                     f.write(json.dumps(run))
@@ -181,7 +185,8 @@ def _run_seeds(task: FinetuningTask, job: FinetuningJob, strategy: tf.distribute
         "settings": {**dataclasses.asdict(recipe), "epochs": schedule.epochs,
                      "steps_per_epoch": schedule.steps_per_epoch, "steps": schedule.total_steps,
                      "grad_accum_steps": job.grad_accum_steps, "replicas": strategy.num_replicas_in_sync,
-                     **task.settings()},
+                     "lora": dataclasses.asdict(job.lora) if job.lora else None, **task.settings()},
+        "parameters": runs[0].get("parameters"),
         "test_predictions": task.write_predictions(best_model, write_dir, recipe.batch_size),
     }
     write_dir.mkdir(parents=True, exist_ok=True)
@@ -196,6 +201,8 @@ def _train_seed(task: FinetuningTask, job: FinetuningJob, recipe: FinetuningReci
     keras.utils.set_random_seed(seed)
     with strategy.scope():
         model = task.new_model(job.model_dir, recipe.max_length)
+        if job.lora:
+            enable_lora(model, job.lora, job.model_dir)
         model.grad_accum_steps = job.grad_accum_steps
         model.compile(optimizer=create_optimizer(
             recipe.learning_rate, schedule.total_steps, int(recipe.warmup_proportion * schedule.total_steps),
@@ -228,7 +235,16 @@ def _train_seed(task: FinetuningTask, job: FinetuningJob, recipe: FinetuningReci
     # The best epoch's selecting-split metrics are known already.
     dev = {selecting: evaluation.best_metrics, **{name: task.evaluate(model, data, recipe.batch_size)
                                                   for name, data in devs.items() if name != selecting}}
-    return model, {"seed": seed, "best_epoch": evaluation.best_epoch + 1, "steps": steps, "dev": dev}
+    return model, {"seed": seed, "best_epoch": evaluation.best_epoch + 1, "steps": steps, "dev": dev,
+                   "parameters": _parameter_counts(model)}
+
+
+def _parameter_counts(model: keras.Model) -> dict[str, float]:
+    """How many weights the model has and how many of them train (LoRA: the adapters and the head)."""
+    count = lambda variables: int(sum(math.prod(variable.shape) for variable in variables
+                                      if "float" in str(variable.dtype)))  # not the dropout RNG states
+    total, trainable = count(model.weights), count(model.trainable_weights)
+    return {"total": total, "trainable": trainable, "trainable_share": trainable / total}
 
 
 def _finished_run(seed_dir: str) -> dict | None:
