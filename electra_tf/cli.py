@@ -98,6 +98,11 @@ flags.DEFINE_integer("tag_column", -1, "NER: the files' tag column (0-based; -1 
 flags.DEFINE_string("predict_file", None, "SQuAD: the JSON that selects epochs and seeds and gets predictions.")
 flags.DEFINE_integer("doc_stride", None, "SQuAD: context pieces between window starts (default the original's 128).")
 flags.DEFINE_integer("max_question_length", None, "SQuAD: question pieces kept (default the original's 64).")
+# --- zeroshot ---
+flags.DEFINE_string("template", "{text} It was {word}.", "zeroshot: the prompt, with {text} and {word} once each.")
+flags.DEFINE_list("labels", ["terrible", "great"], "zeroshot: one label word per label, in the task's label order.")
+flags.DEFINE_integer("shots_per_class", None, "zeroshot: also fine-tune the prompt's scores few-shot on this many "
+                     "training examples per label (and as many again to select epochs), into --output_dir.")
 # --- export, predict ---
 flags.DEFINE_string("export_dir", None, "TF Serving model base path, e.g. saved_models/sst2: the next version is written.")
 flags.DEFINE_string("version", None, "export: the SavedModel version, an integer (default one more than the newest). "
@@ -259,6 +264,37 @@ def finetune_squad(argv: list[str]) -> None:
         tfds_name=f"squad/v{FLAGS.version or '1.1'}" if FLAGS.tfds else None, tfds_data_dir=FLAGS.tfds_data_dir))
 
 
+def zeroshot(argv: list[str]) -> None:
+    from electra_tf.export.serving import export_model_directory
+    from electra_tf.tasks.prompting import FEW_SHOT_BATCH_SIZE, FEW_SHOT_EPOCHS, PromptFinetuning
+    from electra_tf.training.finetune import run_finetuning
+
+    del argv
+    _require("model_dir", "data_dir")
+    if (FLAGS.shots_per_class or FLAGS.export_dir) and not FLAGS.output_dir:
+        raise app.UsageError("--shots_per_class and --export_dir write a model: give --output_dir.")
+    task = PromptFinetuning(FLAGS.task or "sst2", FLAGS.data_dir, FLAGS.template, FLAGS.labels,
+                            FLAGS.shots_per_class, seed=int(FLAGS.seeds[0]))
+    model = task.new_model(FLAGS.model_dir, FLAGS.max_length or 128)
+    report = {"task": task.name, "dev_examples": len(task.dev), "majority_accuracy": task.majority_accuracy(),
+              "zero_shot_accuracy": task.evaluate(model, task.dev, 32)["accuracy"]}
+    model_dir = os.path.join(FLAGS.output_dir or "", "model")
+    if FLAGS.shots_per_class:
+        job = dataclasses.replace(_finetuning_job(), num_epochs=FLAGS.num_epochs or FEW_SHOT_EPOCHS,
+                                  batch_size=_given("batch_size") or FEW_SHOT_BATCH_SIZE)
+        report["few_shot_accuracy"] = run_finetuning(task, job)["median"]["dev"]["accuracy"]
+    elif FLAGS.export_dir:
+        model.save_pretrained(model_dir)
+    print(f"{task.name}: zero-shot dev accuracy {report['zero_shot_accuracy']:.1f}%"
+          + (f", few-shot ({FLAGS.shots_per_class} per label) {report['few_shot_accuracy']:.1f}%"
+             if FLAGS.shots_per_class else "")
+          + f"; majority class {report['majority_accuracy']:.1f}% ({report['dev_examples']} dev examples)")
+    if FLAGS.export_dir:
+        report["saved_model"] = os.path.abspath(export_model_directory(model_dir, FLAGS.export_dir))
+        print(f"Exported to {report['saved_model']}")
+    print(json.dumps(report))
+
+
 def export(argv: list[str]) -> None:
     from electra_tf.export.serving import export_model_directory
 
@@ -356,6 +392,10 @@ COMMANDS = {
                                "output_dir", "max_length", "doc_stride", "max_question_length", "num_epochs",
                                "num_steps", "learning_rate", "layerwise_lr_decay", "batch_size", "weight_decay",
                                "seeds", *_FINETUNING_SHARED)),
+    "zeroshot": Command(zeroshot, "Classify with the discriminator's RTD head and a prompt, zero-shot (or few-shot).",
+                        ("model_dir", "data_dir", "task", "template", "labels", "shots_per_class", "output_dir",
+                         "export_dir", "max_length", "num_epochs", "num_steps", "learning_rate", "batch_size",
+                         "seeds")),
     "export": Command(export, "Export a fine-tuned model directory as a versioned SavedModel for TF Serving.",
                       ("model_dir", "export_dir", "version", "jit_compile")),
     "predict": Command(predict, "Answer texts (or questions on contexts) with an exported SavedModel.",

@@ -195,3 +195,29 @@ def test_finetune_with_lora_flags_saves_a_merged_model_and_its_adapters(tmp_path
     assert results["settings"]["lora"] == {"rank": 2, "alpha": None, "targets": ["query", "value", "intermediate"]}
     assert results["parameters"]["trainable_share"] < 0.05
     assert (tmp_path / "out" / "model" / "lora_adapters.safetensors").is_file()
+
+
+def test_zeroshot_prints_accuracy_next_to_the_majority_and_exports_a_prompt_classifier(tmp_path):
+    from electra_tf.text import WordPieceTokenizer
+    from tests.test_case import serve_in_fresh_process, tiny_config, write_synthetic_sst2
+
+    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
+    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(tmp_path / "pretrained", tokenizer)
+    write_synthetic_sst2(tmp_path / "glue")
+    result = _cli("zeroshot", "--model_dir", str(tmp_path / "pretrained"), "--data_dir", str(tmp_path / "glue"),
+                  "--template", "{text} Royal: {word}.", "--labels", "no,yes", "--shots_per_class", "4",
+                  "--num_epochs", "2", "--max_length", "32", "--output_dir", str(tmp_path / "out"),
+                  "--export_dir", str(tmp_path / "saved"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["majority_accuracy"] == 95.0 and report["dev_examples"] == 200  # 10 of 200 mention royalty
+    assert f"zero-shot dev accuracy {report['zero_shot_accuracy']:.1f}%" in result.stdout
+    assert f"few-shot (4 per label) {report['few_shot_accuracy']:.1f}%; majority class 95.0%" in result.stdout
+    texts = ["The queen spoke to the king.", "It rained all day.", ""]
+    served = serve_in_fresh_process(pathlib.Path(report["saved_model"]), {"text": texts})
+    from electra_tf.models.prompt_classifier import ElectraPromptClassifier
+
+    model = ElectraPromptClassifier.from_pretrained(tmp_path / "out" / "model")
+    scores = model(texts).numpy()
+    np.testing.assert_allclose(served["scores"], scores, atol=1e-5)
+    assert served["labels"] == [["no", "yes"][i] for i in scores.argmax(axis=1)]

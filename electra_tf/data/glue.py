@@ -211,6 +211,22 @@ class GlueSplit:
         return len(self.texts[0])
 
 
+def sample_per_class(split: GlueSplit, count: int, seed: int, exclude: np.ndarray | None = None
+                     ) -> tuple[GlueSplit, np.ndarray]:
+    """`count` examples of each label drawn without replacement (few-shot training), and their indices in `split`;
+    the indices in `exclude` are never drawn (a few-shot dev set disjoint from its training set)."""
+    rng = np.random.default_rng(seed)
+    available = np.setdiff1d(np.arange(len(split)), exclude if exclude is not None else [])
+    chosen = []
+    for label in np.unique(split.labels):
+        of_label = available[split.labels[available] == label]
+        if len(of_label) < count:
+            raise ValueError(f"Only {len(of_label)} examples of label {label} to draw {count} from.")
+        chosen.extend(rng.choice(of_label, count, replace=False))
+    chosen = rng.permutation(np.asarray(chosen))
+    return GlueSplit(tuple([texts[i] for i in chosen] for texts in split.texts), split.labels[chosen]), chosen
+
+
 def read_glue_tsv(task: str | GlueTask, data_dir: str | os.PathLike, split: str, *,
                   allow_empty: bool = False) -> GlueSplit:
     """Reads one split from the standard GLUE layout: `data_dir/<task.local_dir>/<file>`.

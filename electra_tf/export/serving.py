@@ -24,6 +24,10 @@ Classification (`ClassifierServingModule`) has three signatures:
 Over-long texts are truncated to the model's max length (longest-first for pairs); an empty string is
 tokenized as `[CLS] [SEP]` and gets an answer like any other.
 
+Prompt classification (`PromptClassifierServingModule`, zero- or few-shot with the RTD head) has one:
+`serving_default`: `text`, string [batch] -> `labels`, `probabilities` (a softmax over the labels' scores) and
+`scores` (each label word's minus mean RTD logit in the template).
+
 Token classification (NER, `TokenClassifierServingModule`) has two signatures:
 
 - `serving_default`: `text`, string [batch] -> the entities of each text, padded to the most any text has:
@@ -116,7 +120,8 @@ class ServingModule(tf.Module):
             return self.model(inputs, training=False)
         batch = tf.shape(inputs["token_ids"])[0]
         padded_batch = tf.gather(BATCH_BUCKETS, tf.searchsorted(BATCH_BUCKETS, batch[None])[0])
-        padded = {name: tf.pad(value, [[0, padded_batch - batch], [0, 0]]) for name, value in inputs.items()}
+        padded = {name: tf.pad(value, [[0, padded_batch - batch]] + [[0, 0]] * (value.shape.rank - 1))
+                  for name, value in inputs.items()}
         return tf.nest.map_structure(lambda output: output[:batch], self.compiled_forward(padded))
 
     def logits(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
@@ -188,6 +193,22 @@ class ClassifierServingModule(ServingModule):
 
     def method_names(self) -> dict[str, str]:
         return {"serve_examples": "tensorflow/serving/regress" if self.regression else "tensorflow/serving/classify"}
+
+
+@serves("prompt_classification")
+class PromptClassifierServingModule(ClassifierServingModule):
+    """A prompt classifier (the discriminator judging each label word in a template): one signature, raw text in."""
+
+    def signatures(self):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve_text(text):
+            scores = self.logits(self.preprocessor(text))
+            return {**self._answer(scores), "scores": scores}
+
+        return {"serving_default": serve_text.get_concrete_function()}
+
+    def method_names(self) -> dict[str, str]:
+        return {}
 
 
 @serves("token_classification")

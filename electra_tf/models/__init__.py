@@ -10,6 +10,7 @@ from electra_tf.models import (  # noqa: F401  (imported for their registration)
     discriminator,
     generator,
     pretrainer,
+    prompt_classifier,
     question_answerer,
     token_classifier,
 )
