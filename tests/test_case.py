@@ -34,6 +34,19 @@ def tiny_config(**overrides) -> ElectraConfig:
     return ElectraConfig.from_preset("tiny", **values)
 
 
+def save_random_pretrainer(directory: pathlib.Path, seed: int | None = None) -> pathlib.Path:
+    """A tiny pre-trainer with random weights (seeded when `seed` is given) and the bundled vocabulary, saved as a
+    model directory; returns `directory`."""
+    from electra_tf.models.pretrainer import ElectraPretrainer
+    from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
+
+    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(directory, tokenizer)
+    return directory
+
+
 def random_batch(batch_size: int = 4, sequence_length: int = 16, *, seed: int = 0,
                  lengths: list[int] | None = None, vocab_size: int = TINY_VOCAB_SIZE) -> dict[str, np.ndarray]:
     """[CLS] w w ... [SEP] [PAD]... examples with random word ids >= 104 and the given real lengths."""

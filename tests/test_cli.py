@@ -122,12 +122,10 @@ def test_pretrain_recipe_applies_the_paper_settings_and_user_overrides(tmp_path)
 
 @pytest.mark.slow
 def test_ner_recipe_then_export_then_predict_prints_entities(tmp_path):
-    from electra_tf.text import WordPieceTokenizer
-    from tests.test_case import tiny_config, write_gazetteer_ner
+    from tests.test_case import save_random_pretrainer, write_gazetteer_ner
 
     write_gazetteer_ner(tmp_path / "data")
-    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
-    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(tmp_path / "pretrained", tokenizer)
+    save_random_pretrainer(tmp_path / "pretrained")
     stdout = _run("recipes/ner.py", "--model_dir", str(tmp_path / "pretrained"), "--data_dir", str(tmp_path / "data"),
                   "--output_dir", str(tmp_path / "ner"), "--num_steps", "150", "--batch_size", "16",
                   "--learning_rate", "2e-3", "--max_length", "24", "--crf")
@@ -148,12 +146,10 @@ def test_ner_recipe_then_export_then_predict_prints_entities(tmp_path):
 
 @pytest.mark.slow
 def test_squad_recipe_then_export_then_predict_prints_the_answer(tmp_path):
-    from electra_tf.text import WordPieceTokenizer
-    from tests.test_case import tiny_config, write_fact_squad
+    from tests.test_case import save_random_pretrainer, write_fact_squad
 
     train, dev = write_fact_squad(tmp_path / "data", "2.0")
-    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
-    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(tmp_path / "pretrained", tokenizer)
+    save_random_pretrainer(tmp_path / "pretrained")
     stdout = _run("recipes/squad.py", "--version", "2.0", "--model_dir", str(tmp_path / "pretrained"), "--train_file",
                   str(train), "--predict_file", str(dev), "--output_dir", str(tmp_path / "squad"), "--num_steps", "60",
                   "--batch_size", "16", "--learning_rate", "2e-3", "--max_length", "128", "--max_question_length",
@@ -178,11 +174,9 @@ def test_squad_recipe_then_export_then_predict_prints_the_answer(tmp_path):
 
 
 def test_finetune_with_lora_flags_saves_a_merged_model_and_its_adapters(tmp_path):
-    from electra_tf.text import WordPieceTokenizer
-    from tests.test_case import tiny_config, write_synthetic_sst2
+    from tests.test_case import save_random_pretrainer, write_synthetic_sst2
 
-    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
-    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(tmp_path / "pretrained", tokenizer)
+    save_random_pretrainer(tmp_path / "pretrained")
     write_synthetic_sst2(tmp_path / "glue")
     common = ("finetune", "glue", "--task", "sst2", "--model_dir", str(tmp_path / "pretrained"), "--data_dir",
               str(tmp_path / "glue"), "--output_dir", str(tmp_path / "out"), "--num_steps", "3", "--batch_size", "32",
@@ -198,11 +192,9 @@ def test_finetune_with_lora_flags_saves_a_merged_model_and_its_adapters(tmp_path
 
 
 def test_zeroshot_prints_accuracy_next_to_the_majority_and_exports_a_prompt_classifier(tmp_path):
-    from electra_tf.text import WordPieceTokenizer
-    from tests.test_case import serve_in_fresh_process, tiny_config, write_synthetic_sst2
+    from tests.test_case import save_random_pretrainer, serve_in_fresh_process, write_synthetic_sst2
 
-    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
-    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(tmp_path / "pretrained", tokenizer)
+    save_random_pretrainer(tmp_path / "pretrained")
     write_synthetic_sst2(tmp_path / "glue")
     result = _cli("zeroshot", "--model_dir", str(tmp_path / "pretrained"), "--data_dir", str(tmp_path / "glue"),
                   "--template", "{text} Royal: {word}.", "--labels", "no,yes", "--shots_per_class", "4",

@@ -9,10 +9,10 @@ import keras
 import tensorflow as tf
 
 from electra_tf.config import ElectraConfig
-from electra_tf.inputs import ANY_LENGTH_INPUTS, INPUT_KEYS
-from electra_tf.layers.heads import DiscriminatorHead
+from electra_tf.inputs import INPUT_KEYS
 from electra_tf.models import registry
-from electra_tf.models.base import EncoderModel, load_encoder
+from electra_tf.models.base import load_encoder
+from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.labels import resolve_labels
 from electra_tf.models.registry import model_class
 from electra_tf.text.prompting import (DEFAULT_LABEL_WORDS, DEFAULT_TEMPLATE, WORD_MASK, PromptPreprocessor)
@@ -34,8 +34,8 @@ def label_scores(rtd_logits: tf.Tensor, word_mask: tf.Tensor) -> tf.Tensor:
 
 
 @registry.register
-class ElectraPromptClassifier(EncoderModel):
-    """A classifier without new weights: the discriminator (encoder and RTD head) scores each candidate label word
+class ElectraPromptClassifier(ElectraDiscriminator):
+    """A classifier without new weights: the discriminator (its encoder and RTD head) scores each candidate label word
     in a template filled with the text, and the label whose word looks most original wins (Xia et al., EMNLP 2022,
     "Prompting ELECTRA"). Zero-shot it is the pre-trained discriminator as it is; few-shot, the same scores are
     trained with cross-entropy over the candidates (`compile`'s default), still without a new head.
@@ -53,15 +53,8 @@ class ElectraPromptClassifier(EncoderModel):
     PREPROCESSOR_CLASS = PromptPreprocessor
 
     def __init__(self, config: ElectraConfig, label_names: Sequence[str], **kwargs):
-        super().__init__(config, **kwargs)
         self.num_labels, self.label_names = resolve_labels(None, label_names, minimum=2)
-        self.head = DiscriminatorHead(
-            hidden_size=self.encoder.hidden_size, initializer_range=self.encoder.initializer_range,
-            dtype=self.dtype_policy, name="discriminator_predictions")
-        self.build(ANY_LENGTH_INPUTS)
-
-    def build_head(self, hidden_size: int) -> None:
-        self.head.build((None, None, hidden_size))
+        super().__init__(config, **kwargs)
 
     def settings(self) -> dict:
         return {"label_names": self.label_names}

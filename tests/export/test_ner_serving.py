@@ -1,6 +1,5 @@
 """An exported NER model answers raw text with entities whose character offsets slice the original string."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,11 +7,9 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from electra_tf.export.serving import export_model_directory
 from electra_tf.inputs import INPUT_KEYS
-from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.token_classifier import ElectraTokenClassifier
 from electra_tf.tag_schemes import chunks, label_names
-from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
-from tests.test_case import serve_in_fresh_process, tiny_config
+from tests.test_case import save_random_pretrainer, serve_in_fresh_process
 
 LABELS = label_names(["LOC", "PER"], "bio")
 TEXTS = ["Peter Blackburn flew to Brussels on Monday.", "Zoë Saldaña in Besançon", "東京と大阪 Tokyo",
@@ -20,9 +17,7 @@ TEXTS = ["Peter Blackburn flew to Brussels on Monday.", "Zoë Saldaña in Besan�
 
 
 def _tagger(root, crf: bool) -> ElectraTokenClassifier:
-    keras.utils.set_random_seed(0)  # weights that tag many entities, whatever ran before
-    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
-    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(root / "pretrained", tokenizer)
+    save_random_pretrainer(root / "pretrained", seed=0)  # weights that tag many entities, whatever ran before
     tagger = ElectraTokenClassifier.from_pretrained(root / "pretrained", label_names=LABELS, crf=crf,
                                                     sequence_length=16)
     # Large random head weights: many entities of both types, so that offsets are exercised everywhere.

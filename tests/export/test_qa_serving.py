@@ -7,11 +7,10 @@ import tensorflow as tf
 
 from electra_tf.export.predict import load_serving_model, predict_answers
 from electra_tf.export.serving import export_model_directory
-from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.question_answerer import ElectraQuestionAnswerer
 from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
 from electra_tf.text.question_answering import QuestionAnsweringPreprocessor
-from tests.test_case import serve_in_fresh_process, tiny_config
+from tests.test_case import save_random_pretrainer, serve_in_fresh_process
 
 LONG_CONTEXT = " ".join(f"Anne walked to Bath on day {i} and met Wentworth near the Cobb." for i in range(7))
 QUESTIONS = ["Who did Anne meet?", "Where was Zoë born?", "首都是哪里?", "What did they say?", "Why?", ""]
@@ -23,7 +22,7 @@ CONTEXTS = [LONG_CONTEXT, "Zoë Saldaña was born in Passaic and moved to Besan�
 def exported(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("qa_export")
     tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
-    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(root / "pretrained", tokenizer)
+    save_random_pretrainer(root / "pretrained")
     preprocessor = QuestionAnsweringPreprocessor(tokenizer, 64, max_question_length=16, doc_stride=32)
     reader = ElectraQuestionAnswerer.from_pretrained(root / "pretrained", head=request.param, beam_size=5,
                                                      preprocessor=preprocessor)

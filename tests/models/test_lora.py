@@ -13,12 +13,10 @@ from electra_tf.export.serving import export_model_directory
 from electra_tf.models import lora
 from electra_tf.models.base import load_encoder
 from electra_tf.models.classifier import ElectraClassifier
-from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.tasks.glue import GlueFinetuning
-from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
 from electra_tf.training.checkpoints import Preempted
 from electra_tf.training.finetune import FinetuningJob, run_finetuning
-from tests.test_case import AtStep, tiny_config, write_synthetic_sst2
+from tests.test_case import AtStep, save_random_pretrainer, write_synthetic_sst2
 
 SETTINGS = lora.LoraSettings(rank=4, alpha=8.0)
 TEXTS = ["The queen came to the king.", "It was a fine morning in Bath.", ""]
@@ -27,9 +25,7 @@ TEXTS = ["The queen came to the king.", "It was a fine morning in Bath.", ""]
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
     directory = tmp_path_factory.mktemp("pretrained")
-    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
-    keras.utils.set_random_seed(0)
-    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(directory, tokenizer)
+    save_random_pretrainer(directory, seed=0)
     write_synthetic_sst2(directory.parent / "glue")
     return directory
 

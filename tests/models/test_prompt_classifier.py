@@ -9,13 +9,11 @@ import pytest
 
 from electra_tf.convert.checkpoint import convert_checkpoint
 from electra_tf.models.discriminator import ElectraDiscriminator
-from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.prompt_classifier import ElectraPromptClassifier, prompt_classifier
 from electra_tf.tasks.prompting import PromptFinetuning
-from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
 from electra_tf.text.preprocessor import ElectraPreprocessor
 from electra_tf.training.finetune import FinetuningJob, run_finetuning
-from tests.test_case import SHARED_DATA, tiny_config, write_synthetic_sst2
+from tests.test_case import SHARED_DATA, save_random_pretrainer, write_synthetic_sst2
 
 HF_DISCRIMINATOR = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "hf" / "discriminator"
 GLUE = SHARED_DATA / "glue"
@@ -27,9 +25,7 @@ TEXTS = ["What a lovely, sunny morning!", "The queen was not amused by the king'
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
     directory = tmp_path_factory.mktemp("pretrained")
-    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
-    keras.utils.set_random_seed(0)
-    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(directory, tokenizer)
+    save_random_pretrainer(directory, seed=0)
     return directory
 
 

@@ -2,26 +2,21 @@
 
 import json
 
-import keras
 import pytest
 
 from electra_tf.data.ner import read_conll
 from electra_tf.evaluation.ner import entity_scores
-from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.token_classifier import ElectraTokenClassifier
 from electra_tf.tasks.ner import NerFinetuning
-from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
 from electra_tf.training.finetune import FinetuningJob, run_finetuning
-from tests.test_case import tiny_config, write_gazetteer_ner
+from tests.test_case import save_random_pretrainer, write_gazetteer_ner
 
 
 @pytest.fixture(scope="module")
 def gazetteer_ner(tmp_path_factory):
     root = tmp_path_factory.mktemp("ner")
     write_gazetteer_ner(root)
-    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
-    keras.utils.set_random_seed(0)  # the same starting weights whatever ran before (the F1 bar depends on them)
-    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(root / "pretrained", tokenizer)
+    save_random_pretrainer(root / "pretrained", seed=0)
     return root
 
 

@@ -14,10 +14,10 @@ from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.question_answerer import ElectraQuestionAnswerer
 from electra_tf.tasks.squad import SquadFinetuning
 from electra_tf.export.serving import export_model_directory
-from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
+from electra_tf.text import WordPieceTokenizer
 from electra_tf.text.tokenizer import learn_vocabulary, write_vocabulary
 from electra_tf.training.finetune import FinetuningJob, run_finetuning
-from tests.test_case import SHARED_DATA, serve_in_fresh_process, tiny_config, write_fact_squad
+from tests.test_case import SHARED_DATA, save_random_pretrainer, serve_in_fresh_process, tiny_config, write_fact_squad
 
 XQUAD_ZH = SHARED_DATA / "squad" / "xquad" / "xquad.zh.json"
 
@@ -25,8 +25,7 @@ XQUAD_ZH = SHARED_DATA / "squad" / "xquad" / "xquad.zh.json"
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
     directory = tmp_path_factory.mktemp("pretrained")
-    tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
-    ElectraPretrainer(tiny_config(vocab_size=tokenizer.vocab_size)).save_pretrained(directory, tokenizer)
+    save_random_pretrainer(directory)
     return directory
 
 

@@ -12,7 +12,6 @@ import tensorflow as tf
 
 from electra_tf.text import (
     RESERVED_TOKENS,
-    SAMPLE_CORPUS_FILE,
     SAMPLE_VOCAB_FILE,
     WordPieceTokenizer,
     learn_vocabulary,
