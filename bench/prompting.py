@@ -11,9 +11,11 @@ epochs of batch 8, one run per seed; the whole SST-2 dev set is scored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import statistics
+import sys
 import tempfile
 import time
 
@@ -42,7 +44,8 @@ def main(argv: list[str]) -> None:
 
     report = {"benchmark": "prompting", "device": device_name(), "date": time.strftime("%Y-%m-%d"),
               "template": "{text} It was {word}.", "shots_per_class": 16, "seeds": [int(s) for s in FLAGS.seeds]}
-    with tempfile.TemporaryDirectory() as tmp:
+    # Training logs go to stderr: stdout is the JSON.
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sys.stderr):
         root = pathlib.Path(tmp)
         convert_checkpoint("hf", HF_FIXTURE, root / "hf")
         steps = FLAGS.pretraining_steps

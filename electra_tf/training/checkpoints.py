@@ -3,9 +3,10 @@ any file system TensorFlow reaches (local, `gs://`, ...), written by the chief w
 
 A checkpoint is `<directory>/step-<N>/`: `model.weights.h5` (model *and* optimizer state: moments, step
 counter), `rng_states.npz` (the dropout layers' random-number-generator states, which Keras leaves out of the
-weights), for a LoRA model `model.weights.h5.lora.npz` (its base kernels and adapters, `electra_tf.models.lora`) and, written last, `state.json` with the step. A folder without `state.json` was interrupted while
-being written and is ignored, so a checkpoint is whole or absent even on object stores (which cannot rename a
-folder atomically). The input pipeline resumes by skipping the `step` batches already consumed.
+weights), for a LoRA model `model.weights.h5.lora.npz` (its base kernels and adapters, which Keras's file lacks:
+`electra_tf.models.lora`) and, written last, `state.json` with the step. A folder without `state.json` was
+interrupted while being written and is ignored, so a checkpoint is whole or absent even on object stores (which
+cannot rename a folder atomically). The input pipeline resumes by skipping the `step` batches already consumed.
 
 Keras's `BackupAndRestore` restores whole epochs and replays the interrupted one; here an epoch is only a
 logging interval, and a run restarts at the exact step of its newest checkpoint.
