@@ -32,7 +32,7 @@ from electra_tf.export.serving import export_model_directory  # noqa: E402
 from electra_tf.tasks.chnsenticorp import ChnSentiCorpFinetuning  # noqa: E402
 from electra_tf.text.tokenizer import learn_vocabulary, write_vocabulary  # noqa: E402
 from electra_tf.training.finetune import FinetuningJob, run_finetuning  # noqa: E402
-from electra_tf.training.pretrain import PretrainingJob, run_pretraining  # noqa: E402
+from electra_tf.training.pretrain import METADATA_FILE, PretrainingJob, run_pretraining  # noqa: E402
 
 REQUESTS = ["房间干净整洁，服务热情周到，下次还会再来。", "设施陈旧，隔音很差，早餐也不好吃，不推荐。"]
 
@@ -78,8 +78,10 @@ def run(data: str, output_dir: pathlib.Path, num_steps: int, vocab_size: int, nu
         finetuned = run_finetuning(task, FinetuningJob(
             model_dir=str(pretrained), output_dir=str(output_dir / name / "classifier"), num_epochs=num_epochs,
             learning_rate=1e-3, max_length=128))
+        pretraining = json.loads((pretrained / METADATA_FILE).read_text())["final_epoch_metrics"]
         results[name] = {"dev_accuracy": finetuned["median"]["dev"]["accuracy"],
-                         "chinese_segmentation": masking.chinese if masking else None}
+                         "chinese_segmentation": masking.chinese if masking else None,
+                         "pretraining": {key: pretraining[key] for key in ("mlm_loss", "mlm_accuracy", "rtd_auc")}}
         print(f"{name}: dev accuracy {results[name]['dev_accuracy']:.1f}% "
               f"(majority class {results['majority_accuracy']:.1f}%)")
     saved_model = export_model_directory(output_dir / "whole_word_masking" / "classifier" / "model",

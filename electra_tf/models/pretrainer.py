@@ -292,9 +292,10 @@ class ElectraPretrainer(PretrainedModel):
 
 
 def _unpack(data) -> dict[str, tf.Tensor]:
-    """The model inputs of a batch given as a dict or as `(dict,)` / `(dict, y, sample_weight)`."""
+    """The model inputs of a batch given as a dict or as `(dict,)` / `(dict, y, sample_weight)`, with the word
+    starts of whole-word masking when the batch has them (`mask` reads them; the towers never see them)."""
     inputs = data[0] if isinstance(data, (tuple, list)) else data
     missing = [key for key in INPUT_KEYS if key not in inputs]
     if missing:
         raise ValueError(f"Pre-training batches need the keys {INPUT_KEYS}; missing {missing}.")
-    return {key: inputs[key] for key in INPUT_KEYS}
+    return {key: inputs[key] for key in (*INPUT_KEYS, WORD_START) if key in inputs}

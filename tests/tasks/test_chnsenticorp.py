@@ -48,6 +48,8 @@ def test_recipe_pretrains_fine_tunes_and_serves_chinese(tmp_path):
     assert 68 < majority < 69
     for arm in ("token_masking", "whole_word_masking"):
         assert results[arm]["dev_accuracy"] > majority + 7, results  # a clear margin over the majority class
+    # The two arms pre-train differently (they once ran identically: the training step dropped the word starts).
+    assert results["whole_word_masking"]["pretraining"] != results["token_masking"]["pretraining"]
     vocabulary = (tmp_path / "vocab.txt").read_text(encoding="utf-8").split("\n")
     assert "酒" in vocabulary and not any(len(token) > 1 and "\u4e00" <= token[0] <= "\u9fff" for token in vocabulary)
     served = serve_in_fresh_process(pathlib.Path(results["saved_model"]), {"text": [r["text"] for r in

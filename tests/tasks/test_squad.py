@@ -91,9 +91,9 @@ def test_squad20_learns_to_abstain_and_keeps_its_threshold(pretrained, tmp_path)
 @pytest.mark.skipif(not XQUAD_ZH.is_file(), reason="XQuAD is not in ../shared/data")
 def test_xquad_zh_through_the_squad_runner_answers_with_substrings_of_chinese_contexts(tmp_path):
     """A Chinese vocabulary learnt from XQuAD zh, a tiny model fine-tuned on 40 of its articles and evaluated on
-    the other 8: every predicted and served answer is an exact character substring of its Chinese context."""
+    4 others: every predicted and served answer is an exact character substring of its Chinese context."""
     xquad = json.loads(XQUAD_ZH.read_text(encoding="utf-8"))
-    for name, articles in (("train", xquad["data"][:40]), ("dev", xquad["data"][40:])):
+    for name, articles in (("train", xquad["data"][:40]), ("dev", xquad["data"][40:44])):
         (tmp_path / f"{name}.json").write_text(json.dumps({"version": "1.1", "data": articles}, ensure_ascii=False),
                                                encoding="utf-8")
     paragraphs = [p for article in xquad["data"] for p in article["paragraphs"]]
@@ -104,13 +104,13 @@ def test_xquad_zh_through_the_squad_runner_answers_with_substrings_of_chinese_co
                                                                                     tokenizer)
     task = SquadFinetuning(tmp_path / "train.json", tmp_path / "dev.json", max_question_length=32, doc_stride=64)
     results = run_finetuning(task, FinetuningJob(model_dir=str(tmp_path / "pretrained"),
-                                                 output_dir=str(tmp_path / "out"), num_steps=30, max_length=128,
+                                                 output_dir=str(tmp_path / "out"), num_steps=20, max_length=128,
                                                  batch_size=16, learning_rate=2e-3))
     assert results["settings"]["train_unrecoverable_answers"] == 0
     dev = read_squad(tmp_path / "dev.json")
     contexts = {example.qid: example.context for example in dev.examples}
     predictions = json.loads((tmp_path / "out" / "predictions" / "predictions.json").read_text(encoding="utf-8"))
-    assert predictions.keys() == contexts.keys() and len(contexts) > 150
+    assert predictions.keys() == contexts.keys() and len(contexts) > 80
     assert all(answer and answer in contexts[qid] for qid, answer in predictions.items())
     assert any(any("\u4e00" <= c <= "\u9fff" for c in answer) for answer in predictions.values())
 
