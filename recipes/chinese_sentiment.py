@@ -9,7 +9,7 @@ fine-tuning on ChnSentiCorp, export, and Chinese requests answered by the SavedM
 2. Pre-trains a tiny ELECTRA on the training reviews twice: masking tokens, then whole words (segmented by
    jieba when it is installed, else each ideograph is a word).
 3. Fine-tunes a sentiment classifier from each and reports dev accuracy next to the majority class, in
-   `results.json`. One run each: no claim of a winner (the differences at this scale are within seed noise).
+   `results.json`. One run each: no claim of a winner (that would take several seeds).
 4. Exports the whole-word model's classifier and answers Chinese reviews through the SavedModel.
 """
 
