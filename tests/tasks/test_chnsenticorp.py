@@ -40,6 +40,7 @@ def test_malformed_rows_are_refused_with_their_line(tmp_path):
         read_chnsenticorp(path)
 
 
+@pytest.mark.slow  # about 5 minutes on 2 cores
 @needs_reviews
 def test_recipe_pretrains_fine_tunes_and_serves_chinese(tmp_path):
     results = _recipe().run(str(REVIEWS), tmp_path, num_steps=100, vocab_size=4000, num_epochs=2,
