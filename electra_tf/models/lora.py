@@ -66,10 +66,6 @@ class LoraSettings:
         if unknown or not self.targets:
             raise ValueError(f"LoRA targets must be some of {', '.join(TARGET_LAYERS)}; got {list(self.targets)}.")
 
-    @property
-    def scale(self) -> float:
-        return (self.alpha if self.alpha is not None else self.rank) / self.rank
-
 
 def enable_lora(model: EncoderModel, settings: LoraSettings, base_model: str | os.PathLike | None = None) -> None:
     """Adds adapters to `model`'s encoder and freezes everything else in it (the head still trains).
@@ -79,7 +75,7 @@ def enable_lora(model: EncoderModel, settings: LoraSettings, base_model: str | o
         settings: rank, alpha and targets.
         base_model: the directory the encoder's weights come from, recorded with the adapters.
     """
-    if getattr(model, "lora", None) is not None:
+    if has_lora(model):
         raise ValueError("This model has LoRA adapters already.")
     for layer in _adapted_layers(model.encoder, settings.targets).values():
         layer.enable_lora(settings.rank, lora_alpha=settings.alpha if settings.alpha is not None else settings.rank)
@@ -93,8 +89,7 @@ def enable_lora(model: EncoderModel, settings: LoraSettings, base_model: str | o
 
 def adapter_variables(model: EncoderModel) -> list[keras.Variable]:
     """The adapters' A and B variables, in a fixed order."""
-    return [getattr(layer, name) for layer in _adapted_layers(model.encoder, model.lora.targets).values()
-            for name in _ADAPTER_WEIGHTS]
+    return list(_named_adapters(model).values())
 
 
 def has_lora(model: keras.Model) -> bool:
@@ -112,10 +107,8 @@ def save_adapters(model: EncoderModel, directory: str | os.PathLike) -> None:
     from safetensors.numpy import save_file
 
     directory = pathlib.Path(directory)
-    tensors = {f"{name}/{weight}": np.asarray(getattr(layer, weight).numpy())
-               for name, layer in _adapted_layers(model.encoder, model.lora.targets).items()
-               for weight in _ADAPTER_WEIGHTS}
-    save_file(tensors, str(directory / ADAPTERS_FILE))
+    save_file({name: np.asarray(variable.numpy()) for name, variable in _named_adapters(model).items()},
+              str(directory / ADAPTERS_FILE))
     (directory / SETTINGS_FILE).write_text(json.dumps(
         {**dataclasses.asdict(model.lora), "base_model": model.lora_base_model,
          "note": "model.weights.h5 holds the merged kernels; the adapters are here, the base in base_model"},
@@ -141,9 +134,8 @@ def load_with_adapters(directory: str | os.PathLike) -> EncoderModel:
     model.encoder.set_weights(load_encoder(base_model).get_weights())
     enable_lora(model, settings, base_model)
     tensors = load_file(str(directory / ADAPTERS_FILE))
-    for name, layer in _adapted_layers(model.encoder, settings.targets).items():
-        for weight in _ADAPTER_WEIGHTS:
-            getattr(layer, weight).assign(tensors[f"{name}/{weight}"])
+    for name, variable in _named_adapters(model).items():
+        variable.assign(tensors[name])
     return model
 
 
@@ -153,7 +145,7 @@ def save_weights(model: keras.Model, path: str) -> None:
     model.save_weights(path, overwrite=True)
     if has_lora(model):
         buffer = io.BytesIO()
-        np.savez(buffer, **_lora_state(model))
+        np.savez(buffer, **{name: np.asarray(variable.numpy()) for name, variable in _lora_variables(model).items()})
         with tf.io.gfile.GFile(path + STATE_SUFFIX, "wb") as f:
             f.write(buffer.getvalue())
 
@@ -179,5 +171,6 @@ def _lora_variables(model: EncoderModel) -> dict[str, keras.Variable]:
             for weight, attribute in (("kernel", "_kernel"), *((w, w) for w in _ADAPTER_WEIGHTS))}
 
 
-def _lora_state(model: EncoderModel) -> dict[str, np.ndarray]:
-    return {name: np.asarray(variable.numpy()) for name, variable in _lora_variables(model).items()}
+def _named_adapters(model: EncoderModel) -> dict[str, keras.Variable]:
+    """A and B of every adapted layer by name (the names of the adapters file)."""
+    return {name: variable for name, variable in _lora_variables(model).items() if not name.endswith("/kernel")}

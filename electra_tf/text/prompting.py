@@ -84,8 +84,8 @@ class PromptPreprocessor(TokenizingLayer):
                                                                 [rows, 1]))
         start, end = tiled([self.tokenizer.cls_token_id]), tiled([self.tokenizer.sep_token_id])
         token_ids, word_mask = [], []
+        kinds = [kind for kind, _ in self.pieces]
         for word_ids in self.word_ids:
-            kinds = [kind for kind, _ in self.pieces]
             pieces = [text_ids if kind == "text" else tiled(word_ids if kind == "word" else literal)
                       for kind, literal in zip(kinds, self.literal_ids)]
             marks = [tf.ones_like(ids) if kind == "word" else tf.zeros_like(ids) for kind, ids in zip(kinds, pieces)]
