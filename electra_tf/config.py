@@ -35,6 +35,9 @@ _HF_BOOKKEEPING_KEYS = frozenset({
 })
 
 
+EMBEDDING_SHARING = ("tied", "untied", "gdes")
+
+
 @dataclasses.dataclass(frozen=True)
 class ElectraConfig:
     """Architecture and pre-training hyperparameters of an ELECTRA discriminator and its generator.
@@ -64,11 +67,14 @@ class ElectraConfig:
     # --- Generator (fractions of the discriminator, as `get_generator_config` in the original) ---
     generator_hidden_size: float = 0.25  # paper Small 1/4, Base 1/3, Large 1/4; released Small++ 1.0
     generator_layers: float = 1.0  # the original scales width, not depth
-    # The paper's ablation: the generator gets its own embeddings (of its hidden size), not the shared ones.
-    untied_generator_embeddings: bool = False
+    # How the generator and discriminator share embeddings: "tied" (the paper: one table), "untied" (the paper's
+    # ablation: the generator's own, of its hidden size) or "gdes" (DeBERTa-v3's gradient-disentangled sharing:
+    # the discriminator reads stop_gradient(generator's) + its own zero-initialised delta).
+    embedding_sharing: str = "tied"
     # --- Pre-training objective ---
     mask_prob: float = 0.15  # share of tokens the generator predicts (0.25 for Large)
     mask_token_rate: float = 0.85  # of those, share replaced by [MASK]; the rest keep the token (0% random)
+    random_token_rate: float = 0.0  # of those, share replaced by a random token (BERT's masked LM: 0.1)
     max_predictions_per_seq: int | None = None  # None: int((mask_prob + 0.005) * sequence_length)
     sample_with_replacement: bool = False  # True reproduces the original's duplicate-position sampling
     temperature: float = 1.0  # generator sampling temperature; 0 means greedy argmax
@@ -95,8 +101,12 @@ class ElectraConfig:
                     "the vocabulary does not match this config.")
         if not 0.0 < self.mask_prob < 1.0 + 1e-9:
             raise ValueError(f"mask_prob must be in (0, 1], got {self.mask_prob}.")
-        if not 0.0 <= self.mask_token_rate <= 1.0:
-            raise ValueError(f"mask_token_rate must be in [0, 1], got {self.mask_token_rate}.")
+        if not (0.0 <= self.mask_token_rate and 0.0 <= self.random_token_rate
+                and self.mask_token_rate + self.random_token_rate <= 1.0):
+            raise ValueError("mask_token_rate and random_token_rate must be >= 0 with a sum <= 1, got "
+                             f"{self.mask_token_rate} and {self.random_token_rate}.")
+        if self.embedding_sharing not in EMBEDDING_SHARING:
+            raise ValueError(f"embedding_sharing must be one of {EMBEDDING_SHARING}, got {self.embedding_sharing!r}.")
         if not 0.0 < self.generator_hidden_size <= 1.0 or not 0.0 < self.generator_layers <= 1.0:
             raise ValueError("generator_hidden_size and generator_layers are fractions in (0, 1].")
         if self.temperature < 0:
@@ -121,11 +131,13 @@ class ElectraConfig:
     def from_dict(cls, values: dict[str, Any]) -> "ElectraConfig":
         """Builds a config from a dict, accepting Hugging Face `config.json` keys; unknown keys are errors."""
         fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - fields - _HF_BOOKKEEPING_KEYS)
+        unknown = sorted(set(values) - fields - _HF_BOOKKEEPING_KEYS - {"untied_generator_embeddings"})
         if unknown:
             raise ValueError(f"Unknown ElectraConfig keys: {unknown}.")
         if values.get("model_type", "electra") != "electra":
             raise ValueError(f"model_type {values['model_type']!r} is not 'electra'.")
+        if "untied_generator_embeddings" in values:  # configs saved before `embedding_sharing`
+            values = dict(values, embedding_sharing="untied" if values["untied_generator_embeddings"] else "tied")
         return cls(**{k: v for k, v in values.items() if k in fields})
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
@@ -160,17 +172,22 @@ def generator_config(config: ElectraConfig) -> ElectraConfig:
 
     hidden = round(H * generator_hidden_size), heads = max(1, hidden // 64), FFN = 4 * hidden,
     layers = round(L * generator_layers); embeddings (and so `embedding_size`) are shared, unless
-    `untied_generator_embeddings`, when the generator's own are of its hidden size (no projection).
+    `embedding_sharing="untied"`, when the generator's own are of its hidden size (no projection).
     """
     hidden = round(config.hidden_size * config.generator_hidden_size)
     return dataclasses.replace(
         config,
         hidden_size=hidden,
-        embedding_size=hidden if config.untied_generator_embeddings else config.embedding_size,
+        embedding_size=hidden if config.embedding_sharing == "untied" else config.embedding_size,
         num_attention_heads=max(1, hidden // 64),
         intermediate_size=4 * hidden,
         num_hidden_layers=round(config.num_hidden_layers * config.generator_layers),
     )
+
+
+def bert_masking(config: ElectraConfig) -> ElectraConfig:
+    """`config` with BERT's masked-LM corruption of the selected tokens: 80% [MASK], 10% random, 10% kept."""
+    return dataclasses.replace(config, mask_token_rate=0.8, random_token_rate=0.1)
 
 
 _SMALL = ElectraConfig()

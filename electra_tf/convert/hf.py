@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from electra_tf.config import ElectraConfig
+from electra_tf.layers.embeddings import ElectraEmbeddings
 from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.models.directory import check_vocabulary
 from electra_tf.models.backbone import ElectraBackbone
@@ -82,6 +83,9 @@ def _layer_norm(prefix: str, layer: keras.layers.LayerNormalization) -> list[Wei
 def encoder_links(encoder: ElectraEncoder, prefix: str = "electra.") -> list[WeightLink]:
     """The Hugging Face name of every weight of a built encoder (embeddings included)."""
     embeddings = encoder.embeddings
+    if not isinstance(embeddings, ElectraEmbeddings):
+        raise ValueError("This encoder reads gradient-disentangled embeddings (a GDES pre-trainer's discriminator): "
+                         "convert `pretrainer.standalone_tower('discriminator')`, whose tables are E_G + E_delta.")
     links = [
         _link(f"{prefix}embeddings.word_embeddings.weight", embeddings.token_embedding.embeddings, "same"),
         _link(f"{prefix}embeddings.position_embeddings.weight",

@@ -69,7 +69,7 @@ def load_model(path: str | os.PathLike, config: ElectraConfig, task: str | None 
     Args:
         path: the checkpoint prefix (or its directory).
         config: the architecture (TF1 checkpoints carry none); for a pre-training checkpoint it must give
-            the generator's size and `untied_generator_embeddings`.
+            the generator's size and `embedding_sharing` (tied or untied).
         task: the `task_specific/<task>` head to load from a multi-task checkpoint.
         tagging: whether a one-layer `task_specific/<task>/dense` head is a tagger (one label per token)
             or a classifier; by default, a tagger only for the original's tagging tasks (`chunk`).
@@ -126,7 +126,7 @@ def load_pretrainer(path: str | os.PathLike, config: ElectraConfig) -> ElectraPr
     """Generator, discriminator and both heads of a TF1 pre-training checkpoint, embeddings shared as trained.
 
     `config` must give the generator's size (`generator_hidden_size`, e.g. 1.0 for the released Small++)
-    and whether its embeddings were untied (`untied_generator_embeddings`).
+    and whether its embeddings were untied (`embedding_sharing`).
     """
     return _load_pretrainer(read_checkpoint(path), config, path)
 
@@ -135,9 +135,10 @@ def _load_pretrainer(tensors: dict[str, np.ndarray], config: ElectraConfig, path
     if not any(name.startswith("generator/") for name in tensors):
         raise ValueError(f"{path} holds no generator: load its discriminator with load_discriminator.")
     untied = any(name.startswith("generator/embeddings/") for name in tensors)
-    if untied != config.untied_generator_embeddings:
+    sharing = "untied" if untied else "tied"
+    if sharing != config.embedding_sharing:
         raise ValueError(f"{path} has {'untied' if untied else 'shared'} generator embeddings: set "
-                         f"untied_generator_embeddings={untied} in the config.")
+                         f"embedding_sharing={sharing!r} in the config.")
     pretrainer = ElectraPretrainer(config)
     generator_links = hf.generator_links(pretrainer.generator, prefix="generator.")
     if not untied:  # shared: they are electra/embeddings/*, loaded with the discriminator

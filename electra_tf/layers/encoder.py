@@ -114,6 +114,12 @@ class ElectraEncoder(keras.layers.Layer):
             x = layer(x, padding_mask=padding_mask, training=training)
         return x
 
+    def standalone_weights(self) -> list:
+        """The weights (`get_weights` order) of an encoder with plain embeddings of its own that computes what this
+        one does: the same as `get_weights`, except that gradient-disentangled embeddings are merged."""
+        own = self.get_weights()[len(self.embeddings.weights):]  # the embeddings' weights come first
+        return [*self.embeddings.standalone_weights(), *own]
+
     def compute_output_shape(self, inputs_shape):
         token_shape = inputs_shape["token_ids"]
         return (token_shape[0], token_shape[1], self.hidden_size)

@@ -9,6 +9,7 @@ from electra_tf.models import (  # noqa: F401  (imported for their registration)
     classifier,
     discriminator,
     generator,
+    masked_lm,
     pretrainer,
     prompt_classifier,
     question_answerer,

@@ -278,12 +278,13 @@ def load_encoder(directory: str | os.PathLike) -> ElectraEncoder:
     """A new encoder holding the weights of the one in any model directory: a pre-trainer's discriminator,
     a discriminator, generator or backbone, or a fine-tuned model (its head is left behind).
 
-    The encoder is a copy, not shared with anything (a pre-trainer's towers share their embeddings).
+    The encoder is a copy, not shared with anything (a pre-trainer's towers share their embeddings; under
+    gradient-disentangled sharing the copy's tables are the discriminator's `E_G + E_delta`).
     """
     source = model_class(read_task_info(directory)["task_type"]).from_pretrained(directory).encoder
     encoder = build_encoder(read_config(directory))
     encoder.build(ANY_LENGTH_INPUTS)
-    encoder.set_weights(source.get_weights())
+    encoder.set_weights(source.standalone_weights())
     return encoder
 
 
@@ -291,4 +292,4 @@ def pretrainer_tower(directory: str | os.PathLike, task_type: str, tower: str) -
     """The `generator` or `discriminator` of the pre-trainer saved in `directory`."""
     if task_type != "pretraining":
         raise ValueError(f"{directory} holds a {task_type!r} model, not a {tower} (or a pre-trainer, which has one).")
-    return getattr(model_class(task_type).from_pretrained(directory), tower)
+    return model_class(task_type).from_pretrained(directory).standalone_tower(tower)

@@ -150,17 +150,28 @@ def apply_masks(
     mask_token_id: int,
     mask_token_rate: float,
     seed: tf.Tensor,
+    random_token_rate: float = 0.0,
+    vocab_size: int | None = None,
 ) -> tf.Tensor:
-    """Replaces each selected token by [MASK] with probability `mask_token_rate`, else keeps it.
+    """Replaces each selected token by [MASK] with probability `mask_token_rate`, by a token drawn uniformly
+    from the vocabulary (`vocab_size` ids) with probability `random_token_rate`, else keeps it.
 
-    ELECTRA never substitutes a random token here (85/15/0, unlike BERT's 80/10/10).
+    ELECTRA's generator input never gets a random token (85/15/0); BERT's masked LM does (80/10/10).
 
     Returns:
         [B, L] masked token ids.
     """
-    use_mask = tf.random.stateless_uniform(tf.shape(positions), seed, alg=RNG_ALGORITHM) < mask_token_rate
+    draw = tf.random.stateless_uniform(tf.shape(positions), seed, alg=RNG_ALGORITHM)
     originals = gather_positions(token_ids, positions)
-    updates = tf.where(use_mask, tf.cast(mask_token_id, token_ids.dtype), originals)
+    updates = tf.where(draw < mask_token_rate, tf.cast(mask_token_id, token_ids.dtype), originals)
+    if random_token_rate > 0:
+        if vocab_size is None:
+            raise ValueError("Random replacement needs vocab_size.")
+        random_ids = tf.random.stateless_uniform(
+            tf.shape(positions), tf.random.experimental.stateless_fold_in(seed, 1), minval=0, maxval=vocab_size,
+            dtype=tf.int32, alg=RNG_ALGORITHM)
+        use_random = (draw >= mask_token_rate) & (draw < mask_token_rate + random_token_rate)
+        updates = tf.where(use_random, tf.cast(random_ids, token_ids.dtype), updates)
     return scatter_update(token_ids, updates, positions, weights)
 
 

@@ -1,4 +1,5 @@
-"""`ElectraPretrainer`: generator + discriminator trained jointly on replaced-token detection."""
+"""`ElectraPretrainer`: generator + discriminator trained jointly on replaced-token detection, on the
+`MaskingPretrainer` steps it shares with the masked-LM baseline (`electra_tf.models.masked_lm`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from electra_tf.inputs import ANY_LENGTH_INPUTS, INPUT_KEYS, WORD_START
 from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.models import masking, registry
 from electra_tf.models.accumulation import accumulated_gradients, split_batch
-from electra_tf.models.base import PretrainedModel
+from electra_tf.layers.embeddings import DisentangledEmbeddings
+from electra_tf.models.base import EncoderModel, PretrainedModel
 from electra_tf.models.builders import build_embeddings, build_encoder
 from electra_tf.models.discriminator import ElectraDiscriminator
 from electra_tf.models.generator import ElectraGenerator
@@ -55,15 +57,167 @@ class MaskedBatch:
                 for i, (inputs, positions, weights, masked_ids) in enumerate(pieces)]
 
 
+class MaskingPretrainer(PretrainedModel):
+    """What every pre-training objective over masked slots shares: the in-graph masking (`mask`, seeded by step,
+    batch and replica), the train/test steps with gradient accumulation and global token-weighted losses, the
+    loss and throughput metrics, and the saved settings. A subclass gives its towers, `forward` (a
+    `MaskedBatch` -> its output), `losses_of` (per-token losses..., this replica's share of the loss) and
+    `update_token_metrics`.
+
+    Args:
+        config: `ElectraConfig`. The architecture and the masking settings.
+        seed: int. Seed of the masking (and sampling) streams. Defaults to `0`.
+        grad_accum_steps: int. Split each batch into this many micro-batches and sum their gradients
+            before one update: the same update as the whole batch at a fraction of the activation memory.
+            Done inside the step (not by the optimizer), so it works under every strategy and XLA.
+            Defaults to `1`.
+        **kwargs: other keyword arguments passed to `keras.Model`.
+    """
+
+    def __init__(self, config: ElectraConfig, seed: int = 0, grad_accum_steps: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        if config.mask_token_id is None:
+            raise ValueError("Pre-training needs config.mask_token_id, the id of [MASK] in the vocabulary.")
+        if grad_accum_steps < 1:
+            raise ValueError(f"grad_accum_steps must be >= 1, got {grad_accum_steps}.")
+        self.config = config
+        self.seed = seed
+        self.grad_accum_steps = grad_accum_steps
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
+        self.mlm_accuracy = keras.metrics.Mean(name="mlm_accuracy")
+        self.real_tokens = keras.metrics.Sum(name="real_tokens")  # padding excluded, for throughput
+
+    def build(self, inputs_shape):
+        self.built = True  # the towers build themselves
+
+    @property
+    def encoder(self) -> ElectraEncoder:
+        """The encoder fine-tuning starts from."""
+        raise NotImplementedError
+
+    def forward(self, batch: MaskedBatch, training: bool = False):
+        """The objective's output on a masked batch."""
+        raise NotImplementedError
+
+    def losses_of(self, output, totals: tuple[tf.Tensor, tf.Tensor] | None = None) -> tuple[tf.Tensor, ...]:
+        """(per-token losses..., this replica's share of the total loss).
+
+        `totals` are the global numbers of mask slots and real tokens when `output` covers a micro-batch.
+        """
+        raise NotImplementedError
+
+    def update_token_metrics(self, output, *token_losses: tf.Tensor) -> None:
+        """Updates the objective's metrics with one (micro-)batch."""
+        raise NotImplementedError
+
+    def call(self, inputs: dict[str, tf.Tensor], training: bool = False, step: Any = 0):
+        """Masks a batch and runs the objective on it.
+
+        Args:
+            inputs: dict of `token_ids`, `segment_ids`, `padding_mask`, each [B, L] with a fixed L; with
+                `word_start` (1 where a word begins), whole words are masked.
+            training: bool. Dropout on or off.
+            step: int scalar mixed into the random seed, so each training step masks afresh.
+        """
+        return self.forward(self.mask(inputs, step), training=training)
+
+    def mask(self, inputs: dict[str, tf.Tensor], step: Any = 0) -> MaskedBatch:
+        """Chooses the N slots of each example and corrupts them as the config says (ELECTRA: 85% [MASK], 15%
+        kept; BERT: 80% [MASK], 10% random, 10% kept)."""
+        config = self.config
+        token_ids = tf.cast(inputs["token_ids"], tf.int32)
+        sequence_length = token_ids.shape[1]
+        if sequence_length is None:
+            raise ValueError("Pre-training batches need a fixed sequence length: pad every batch to seq_len.")
+        mask_seed, replace_seed, sample_seed = tf.unstack(
+            tf.random.experimental.stateless_split(self._step_seed(token_ids, step), 3))
+        positions, weights = masking.select_positions(
+            token_ids, inputs["padding_mask"], mask_prob=config.mask_prob,
+            max_predictions=config.max_predictions(sequence_length),
+            special_token_ids=config.special_token_ids(), seed=mask_seed,
+            with_replacement=config.sample_with_replacement, word_starts=inputs.get(WORD_START))
+        inputs = {key: inputs[key] for key in INPUT_KEYS}  # the towers read these
+        masked_ids = masking.apply_masks(
+            token_ids, positions, weights, mask_token_id=config.mask_token_id,
+            mask_token_rate=config.mask_token_rate, random_token_rate=config.random_token_rate,
+            vocab_size=config.vocab_size, seed=replace_seed)
+        return MaskedBatch(inputs=dict(inputs, token_ids=token_ids), positions=positions, weights=weights,
+                           masked_ids=masked_ids, sample_seed=sample_seed)
+
+    def _step_seed(self, token_ids: tf.Tensor, step: Any) -> tf.Tensor:
+        """A [2] seed from the model seed, the step, the batch's content and the replica."""
+        positions = tf.range(1, tf.shape(token_ids)[1] + 1, dtype=tf.int32)
+        fingerprint = tf.reduce_sum(token_ids * positions[None, :])
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
+        seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(fingerprint, tf.int64))
+        context = tf.distribute.get_replica_context()
+        replica_id = 0 if context is None else context.replica_id_in_sync_group
+        return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica_id, tf.int64))
+
+    # --- Keras hooks ---
+    def train_step(self, data):
+        batch = self.mask(_unpack(data), step=self.optimizer.iterations)
+        # Normalisers of the whole global batch, so k accumulated micro-batches give exactly its gradient.
+        totals = (global_sum(tf.reduce_sum(batch.weights)),
+                  global_sum(tf.reduce_sum(tf.cast(batch.inputs["padding_mask"], tf.float32))))
+        shares = []
+
+        def scaled_loss(micro_batch: MaskedBatch) -> tf.Tensor:
+            output = self.forward(micro_batch, training=True)
+            *token_losses, share = self.losses_of(output, totals)
+            self.update_token_metrics(output, *token_losses)
+            shares.append(share)
+            return self.optimizer.scale_loss(share)
+
+        gradients = accumulated_gradients(batch.split(self.grad_accum_steps), scaled_loss, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        self.real_tokens.update_state(tf.reduce_sum(tf.cast(batch.inputs["padding_mask"], tf.float32)))
+        return self._update_loss_metric(tf.add_n(shares))
+
+    def test_step(self, data):
+        output = self(_unpack(data), training=False)
+        *token_losses, loss_share = self.losses_of(output)
+        self.update_token_metrics(output, *token_losses)
+        return self._update_loss_metric(loss_share)
+
+    def update_mlm_metrics(self, mlm_losses: tf.Tensor, mlm_logits: tf.Tensor, targets: tf.Tensor,
+                           weights: tf.Tensor) -> None:
+        """The masked-LM loss and accuracy at the used slots."""
+        self.mlm_loss_tracker.update_state(mlm_losses, sample_weight=weights)
+        predictions = tf.argmax(mlm_logits, axis=-1, output_type=tf.int32)
+        self.mlm_accuracy.update_state(tf.cast(predictions == targets, tf.float32), weights)
+
+    def _update_loss_metric(self, loss_share: tf.Tensor) -> dict[str, tf.Tensor]:
+        num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        # Every replica adds its share times the replica count with weight 1, so the cross-replica
+        # mean over steps is the global loss.
+        self.loss_tracker.update_state(loss_share * num_replicas)
+        return self.step_logs({metric.name: metric.result() for metric in self.metrics})
+
+    def settings(self) -> dict:
+        return {"seed": self.seed, "grad_accum_steps": self.grad_accum_steps}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self.settings(), config=self.config.to_dict())
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**dict(config, config=ElectraConfig.from_dict(config["config"])))
+
+
 @registry.register
-class ElectraPretrainer(PretrainedModel):
+class ElectraPretrainer(MaskingPretrainer):
     """ELECTRA pre-training (Clark et al. 2020): a masked-LM generator corrupts the input and a
     discriminator learns to tell which tokens were replaced.
 
     The generator and discriminator share one `ElectraEmbeddings` (word, position and token-type tables
-    and the embedding LayerNorm); each has its own projection and transformer. (With
-    `config.untied_generator_embeddings`, the paper's ablation, the generator has embeddings of its own.) `train_step` is the whole
-    objective: dynamic masking in the graph, the generator's MLM loss at the masked slots only, Gumbel
+    and the embedding LayerNorm); each has its own projection and transformer. `config.embedding_sharing` can
+    change that: "untied" (the paper's ablation) gives the generator embeddings of its own, "gdes" gives the
+    discriminator `stop_gradient(E_G) + E_delta` (`DisentangledEmbeddings`, DeBERTa-v3). `train_step` is the
+    whole objective: dynamic masking in the graph, the generator's MLM loss at the masked slots only, Gumbel
     sampling in float32 without gradient, relabelling, and the discriminator's loss over every real
     token; `loss = mlm_weight * mlm + rtd_weight * rtd` with global token-weighted means, so the step is
     the same on one device and under any `tf.distribute` strategy.
@@ -71,12 +225,7 @@ class ElectraPretrainer(PretrainedModel):
     Args:
         config: `ElectraConfig`. The discriminator's architecture, the generator's size fractions and
             the objective's settings.
-        seed: int. Seed of the masking and sampling streams. Defaults to `0`.
-        grad_accum_steps: int. Split each batch into this many micro-batches and sum their gradients
-            before one update: the same update as the whole batch at a fraction of the activation memory.
-            Done inside the step (not by the optimizer), so it works under every strategy and XLA.
-            Defaults to `1`.
-        **kwargs: other keyword arguments passed to `keras.Model`.
+        seed, grad_accum_steps, **kwargs: see `MaskingPretrainer`.
 
     Example:
     ```python
@@ -97,32 +246,25 @@ class ElectraPretrainer(PretrainedModel):
 
     References:
         - [Clark et al., 2020](https://arxiv.org/abs/2003.10555)
+        - [He et al., 2021](https://arxiv.org/abs/2111.09543) (gradient-disentangled embedding sharing)
     """
 
     TASK_TYPE = "pretraining"
 
     def __init__(self, config: ElectraConfig, seed: int = 0, grad_accum_steps: int = 1, **kwargs):
-        super().__init__(**kwargs)
-        if config.mask_token_id is None:
-            raise ValueError("Pre-training needs config.mask_token_id, the id of [MASK] in the vocabulary.")
-        if grad_accum_steps < 1:
-            raise ValueError(f"grad_accum_steps must be >= 1, got {grad_accum_steps}.")
-        self.config = config
-        self.seed = seed
-        self.grad_accum_steps = grad_accum_steps
+        super().__init__(config, seed=seed, grad_accum_steps=grad_accum_steps, **kwargs)
         self.embeddings = build_embeddings(config)
-        generator_embeddings = self.embeddings
+        generator_embeddings = discriminator_embeddings = self.embeddings
         small = generator_config(config)
-        if config.untied_generator_embeddings:
+        if config.embedding_sharing == "untied":
             generator_embeddings = build_embeddings(small, name="generator_embeddings")
+        elif config.embedding_sharing == "gdes":
+            discriminator_embeddings = DisentangledEmbeddings(self.embeddings, name="disentangled_embeddings")
         self.generator = ElectraGenerator(small, encoder=build_encoder(small, generator_embeddings),
                                           dtype=self.dtype_policy, name="generator")
-        self.discriminator = ElectraDiscriminator(config, encoder=build_encoder(config, self.embeddings),
+        self.discriminator = ElectraDiscriminator(config, encoder=build_encoder(config, discriminator_embeddings),
                                                   dtype=self.dtype_policy, name="discriminator")
         mean = keras.metrics.Mean
-        self.loss_tracker = mean(name="loss")
-        self.mlm_loss_tracker = mean(name="mlm_loss")
-        self.mlm_accuracy = mean(name="mlm_accuracy")
         self.sampled_mlm_accuracy = mean(name="sampled_mlm_accuracy")
         self.rtd_loss_tracker = mean(name="rtd_loss")
         self.rtd_accuracy = mean(name="rtd_accuracy")
@@ -130,7 +272,6 @@ class ElectraPretrainer(PretrainedModel):
         self.rtd_recall = keras.metrics.Recall(name="rtd_recall")
         self.rtd_auc = keras.metrics.AUC(name="rtd_auc")
         self.replaced_fraction = mean(name="replaced_fraction")
-        self.real_tokens = keras.metrics.Sum(name="real_tokens")  # padding excluded, for throughput
         # The towers are built at once (sequence length is free): weights exist for loading, counting and
         # checkpoints before the first batch, as for a keras-hub functional backbone.
         self.build(ANY_LENGTH_INPUTS)
@@ -146,46 +287,19 @@ class ElectraPretrainer(PretrainedModel):
                 self.rtd_loss_tracker, self.rtd_accuracy, self.rtd_precision, self.rtd_recall,
                 self.rtd_auc, self.replaced_fraction, self.real_tokens]
 
-    def build(self, inputs_shape):
-        self.built = True  # the towers build themselves
+    def standalone_tower(self, name: str) -> EncoderModel:
+        """The `generator` or `discriminator` as a model of its own; under GDES a plain discriminator whose tables
+        are `E_G + E_delta` (what a model directory of the discriminator and a Hugging Face export hold)."""
+        tower = getattr(self, name)
+        if not isinstance(tower.encoder.embeddings, DisentangledEmbeddings):
+            return tower
+        standalone = ElectraDiscriminator(self.config)
+        standalone.encoder.set_weights(tower.encoder.standalone_weights())
+        standalone.head.set_weights(tower.head.get_weights())
+        return standalone
 
     # --- The objective ---
-    def call(self, inputs: dict[str, tf.Tensor], training: bool = False, step: Any = 0) -> PretrainingOutput:
-        """Runs mask -> generator -> sample -> relabel -> discriminator on a batch.
-
-        Args:
-            inputs: dict of `token_ids`, `segment_ids`, `padding_mask`, each [B, L] with a fixed L; with
-                `word_start` (1 where a word begins), whole words are masked.
-            training: bool. Dropout on or off.
-            step: int scalar mixed into the random seed, so each training step masks afresh.
-
-        Returns:
-            A `PretrainingOutput`.
-        """
-        return self.replace_and_detect(self.mask(inputs, step), training=training)
-
-    def mask(self, inputs: dict[str, tf.Tensor], step: Any = 0) -> MaskedBatch:
-        """Chooses the N slots of each example; 85% become [MASK], 15% keep their token."""
-        config = self.config
-        token_ids = tf.cast(inputs["token_ids"], tf.int32)
-        sequence_length = token_ids.shape[1]
-        if sequence_length is None:
-            raise ValueError("Pre-training batches need a fixed sequence length: pad every batch to seq_len.")
-        mask_seed, replace_seed, sample_seed = tf.unstack(
-            tf.random.experimental.stateless_split(self._step_seed(token_ids, step), 3))
-        positions, weights = masking.select_positions(
-            token_ids, inputs["padding_mask"], mask_prob=config.mask_prob,
-            max_predictions=config.max_predictions(sequence_length),
-            special_token_ids=config.special_token_ids(), seed=mask_seed,
-            with_replacement=config.sample_with_replacement, word_starts=inputs.get(WORD_START))
-        inputs = {key: inputs[key] for key in INPUT_KEYS}  # the towers read these
-        masked_ids = masking.apply_masks(
-            token_ids, positions, weights, mask_token_id=config.mask_token_id,
-            mask_token_rate=config.mask_token_rate, seed=replace_seed)
-        return MaskedBatch(inputs=dict(inputs, token_ids=token_ids), positions=positions, weights=weights,
-                           masked_ids=masked_ids, sample_seed=sample_seed)
-
-    def replace_and_detect(self, batch: MaskedBatch, training: bool = False) -> PretrainingOutput:
+    def forward(self, batch: MaskedBatch, training: bool = False) -> PretrainingOutput:
         """The generator fills the masked slots, the discriminator finds the replaced tokens."""
         token_ids = batch.inputs["token_ids"]
         # Generator: MLM logits at the selected slots only.
@@ -207,16 +321,6 @@ class ElectraPretrainer(PretrainedModel):
             sampled_ids=sampled_ids, corrupted_ids=corrupted_ids, rtd_labels=rtd_labels, rtd_logits=tf.cast(rtd_logits, tf.float32),
             padding_mask=tf.cast(batch.inputs["padding_mask"], tf.float32))
 
-    def _step_seed(self, token_ids: tf.Tensor, step: Any) -> tf.Tensor:
-        """A [2] seed from the model seed, the step, the batch's content and the replica."""
-        positions = tf.range(1, tf.shape(token_ids)[1] + 1, dtype=tf.int32)
-        fingerprint = tf.reduce_sum(token_ids * positions[None, :])
-        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
-        seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(fingerprint, tf.int64))
-        context = tf.distribute.get_replica_context()
-        replica_id = 0 if context is None else context.replica_id_in_sync_group
-        return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica_id, tf.int64))
-
     def losses_of(self, output: PretrainingOutput,
                   totals: tuple[tf.Tensor, tf.Tensor] | None = None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """(per-token MLM loss [B, N], per-token RTD loss [B, L], this replica's share of the total loss).
@@ -230,43 +334,8 @@ class ElectraPretrainer(PretrainedModel):
                       + self.config.rtd_weight * replica_share_of_mean(rtd_losses, output.padding_mask, rtd_total))
         return mlm_losses, rtd_losses, loss_share
 
-    # --- Keras hooks ---
-    def train_step(self, data):
-        batch = self.mask(_unpack(data), step=self.optimizer.iterations)
-        # Normalisers of the whole global batch, so k accumulated micro-batches give exactly its gradient.
-        totals = (global_sum(tf.reduce_sum(batch.weights)),
-                  global_sum(tf.reduce_sum(tf.cast(batch.inputs["padding_mask"], tf.float32))))
-        shares = []
-
-        def scaled_loss(micro_batch: MaskedBatch) -> tf.Tensor:
-            output = self.replace_and_detect(micro_batch, training=True)
-            mlm_losses, rtd_losses, share = self.losses_of(output, totals)
-            self._update_token_metrics(output, mlm_losses, rtd_losses)
-            shares.append(share)
-            return self.optimizer.scale_loss(share)
-
-        gradients = accumulated_gradients(batch.split(self.grad_accum_steps), scaled_loss, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
-        self.real_tokens.update_state(tf.reduce_sum(tf.cast(batch.inputs["padding_mask"], tf.float32)))
-        return self._update_loss_metric(tf.add_n(shares))
-
-    def test_step(self, data):
-        output = self(_unpack(data), training=False)
-        mlm_losses, rtd_losses, loss_share = self.losses_of(output)
-        self._update_token_metrics(output, mlm_losses, rtd_losses)
-        return self._update_loss_metric(loss_share)
-
-    def _update_loss_metric(self, loss_share: tf.Tensor) -> dict[str, tf.Tensor]:
-        num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        # Every replica adds its share times the replica count with weight 1, so the cross-replica
-        # mean over steps is the global loss.
-        self.loss_tracker.update_state(loss_share * num_replicas)
-        return self.step_logs({metric.name: metric.result() for metric in self.metrics})
-
-    def _update_token_metrics(self, output: PretrainingOutput, mlm_losses: tf.Tensor, rtd_losses: tf.Tensor) -> None:
-        self.mlm_loss_tracker.update_state(mlm_losses, sample_weight=output.weights)
-        predictions = tf.argmax(output.mlm_logits, axis=-1, output_type=tf.int32)
-        self.mlm_accuracy.update_state(tf.cast(predictions == output.targets, tf.float32), output.weights)
+    def update_token_metrics(self, output: PretrainingOutput, mlm_losses: tf.Tensor, rtd_losses: tf.Tensor) -> None:
+        self.update_mlm_metrics(mlm_losses, output.mlm_logits, output.targets, output.weights)
         self.sampled_mlm_accuracy.update_state(
             tf.cast(output.sampled_ids == output.targets, tf.float32), output.weights)
         mask = output.padding_mask
@@ -277,18 +346,6 @@ class ElectraPretrainer(PretrainedModel):
         for metric in (self.rtd_precision, self.rtd_recall, self.rtd_auc):
             metric.update_state(output.rtd_labels, probabilities, sample_weight=mask)
         self.replaced_fraction.update_state(output.rtd_labels, sample_weight=mask)
-
-    def settings(self) -> dict:
-        return {"seed": self.seed, "grad_accum_steps": self.grad_accum_steps}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(self.settings(), config=self.config.to_dict())
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**dict(config, config=ElectraConfig.from_dict(config["config"])))
 
 
 def _unpack(data) -> dict[str, tf.Tensor]:

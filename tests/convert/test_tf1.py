@@ -111,7 +111,7 @@ def test_a_tf1_pretraining_checkpoint_restores_both_towers_and_the_sharing(tmp_p
     from electra_tf.models.pretrainer import ElectraPretrainer
     from tests.test_case import random_batch, tiny_config
 
-    config = tiny_config(untied_generator_embeddings=untied)
+    config = tiny_config(embedding_sharing="untied" if untied else "tied")
     original = ElectraPretrainer(config)
     generator_links = hf.generator_links(original.generator, prefix="generator.")
     if not untied:
@@ -130,8 +130,8 @@ def test_a_tf1_pretraining_checkpoint_restores_both_towers_and_the_sharing(tmp_p
     batch = random_batch()
     np.testing.assert_array_equal(restored(batch, step=1).mlm_logits.numpy(), original(batch, step=1).mlm_logits.numpy())
     np.testing.assert_array_equal(restored(batch, step=1).rtd_logits.numpy(), original(batch, step=1).rtd_logits.numpy())
-    with pytest.raises(ValueError, match=f"set untied_generator_embeddings={untied}"):
-        tf1.load_pretrainer(path, dataclasses.replace(config, untied_generator_embeddings=not untied))
+    with pytest.raises(ValueError, match=f"set embedding_sharing='{'untied' if untied else 'tied'}'"):
+        tf1.load_pretrainer(path, dataclasses.replace(config, embedding_sharing="tied" if untied else "untied"))
     partial = _save(tmp_path / "partial.ckpt", {**_discriminator_tensors(),
                                                 "generator/encoder/layer_0/output/dense/bias": np.zeros(16, np.float32)})
     with pytest.raises(ValueError, match="missing \\['generator/embeddings_project/bias'"):
