@@ -47,6 +47,11 @@ flags.DEFINE_float("learning_rate", 5e-4, "Peak learning rate.")
 flags.DEFINE_integer("warmup_steps", None, "Linear warm-up steps; default 1% of --num_steps (the paper's 10k of 1M).")
 flags.DEFINE_boolean("force", False, "Resume into an output directory that was started with other settings.")
 flags.DEFINE_float("mask_prob", None, "Share of tokens masked; default: the config's (0.15, 0.25 for large).")
+flags.DEFINE_enum("objective", "electra", ["electra", "mlm"], "electra: replaced-token detection with a generator; "
+                  "mlm: BERT's masked LM on the same encoder (80%% [MASK], 10%% random, 10%% kept), the paper's baseline.")
+flags.DEFINE_enum("embedding_sharing", None, ["tied", "untied", "gdes"], "ELECTRA's generator/discriminator "
+                  "embeddings: tied (the paper), untied (its ablation), gdes (DeBERTa-v3's gradient-disentangled "
+                  "sharing); default: the config's (tied).")
 flags.DEFINE_boolean("whole_word_masking", False, "Mask whole words (a piece and its ## pieces) within the same "
                      "budget; build-data: store word starts in the shards.")
 flags.DEFINE_enum("chinese_segmentation", "none", ["none", "spaces", "jieba"], "With --whole_word_masking, how "
@@ -157,8 +162,8 @@ def pretrain(argv: list[str]) -> None:
     if not FLAGS.init_from:
         config = _config_flag()
     run_pretraining(PretrainingJob(
-        source=_corpus_source(), output_dir=FLAGS.output_dir, config=config, mask_prob=FLAGS.mask_prob,
-        whole_words=_whole_words(),
+        source=_corpus_source(), output_dir=FLAGS.output_dir, config=config, objective=FLAGS.objective,
+        embedding_sharing=FLAGS.embedding_sharing, mask_prob=FLAGS.mask_prob, whole_words=_whole_words(),
         vocab=FLAGS.vocab, learn_vocab_size=FLAGS.learn_vocab_size, init_from=FLAGS.init_from,
         num_steps=FLAGS.num_steps, batch_size=FLAGS.batch_size, seq_len=FLAGS.seq_len,
         learning_rate=FLAGS.learning_rate, warmup_steps=FLAGS.warmup_steps, lowercase=FLAGS.lowercase,
@@ -369,9 +374,11 @@ _FINETUNING_SHARED = ("strategy", "grad_accum_steps", "checkpoint_every", "lora_
 _CORPUS = ("train_files", "train_records", "tfds_name", "tfds_split", "tfds_text_key", "tfds_data_dir")
 # `electra-tf NAME` or, for fine-tuning, `electra-tf finetune KIND`.
 COMMANDS = {
-    "pretrain": Command(pretrain, "Pre-train ELECTRA (a generator and a discriminator) on a corpus; rerun to resume.",
+    "pretrain": Command(pretrain, "Pre-train ELECTRA (a generator and a discriminator; or the masked-LM baseline) on "
+                        "a corpus; rerun to resume.",
                         ("config", *_CORPUS, "vocab", "learn_vocab_size", "lowercase", "output_dir", "init_from",
-                         "num_steps", "batch_size", "seq_len", "learning_rate", "warmup_steps", "mask_prob",
+                         "num_steps", "batch_size", "seq_len", "learning_rate", "warmup_steps", "objective",
+                         "embedding_sharing", "mask_prob",
                          "whole_word_masking", "chinese_segmentation",
                          "strategy", "tpu", "mixed_precision", "jit_compile", "grad_accum_steps",
                          "checkpoint_every", "checkpoint_dir", "seed", "force")),

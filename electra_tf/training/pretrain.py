@@ -1,4 +1,5 @@
-"""The pre-training job: a corpus -> a trained generator + discriminator in a model directory.
+"""The pre-training job: a corpus -> a trained generator + discriminator (or, with `objective="mlm"`, BERT's
+masked-LM baseline) in a model directory.
 
 Running the same job again on the same `output_dir` resumes from its newest checkpoint (same step, model,
 optimizer and random states, and the data position: the input skips the batches already consumed); a larger
@@ -21,10 +22,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from electra_tf.config import ElectraConfig
+from electra_tf.config import ElectraConfig, bert_masking
 from electra_tf.data.pretraining import CorpusSource, WholeWords, corpus_documents, pretraining_dataset
-from electra_tf.models.directory import load_weights, read_config
-from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.directory import load_weights, read_config, read_task_info
+from electra_tf.models.masked_lm import MaskedLMPretrainer
+from electra_tf.models.pretrainer import ElectraPretrainer, MaskingPretrainer
 from electra_tf.text.tokenizer import (VOCAB_FILE, WordPieceTokenizer, learn_vocabulary, load_tokenizer,
                                        special_token_ids, write_vocabulary)
 from electra_tf.training.callbacks import StopAfterSteps, Throughput, progress_verbosity
@@ -36,6 +38,7 @@ from electra_tf.training.recipes import PRETRAINING_WARMUP_PROPORTION
 CHECKPOINT_DIR = "checkpoints"
 METADATA_FILE = "training_metadata.json"
 RUN_SETTINGS_FILE = "run_settings.json"  # what a resumed run must share with the one that started the directory
+PRETRAINERS: dict[str, type[MaskingPretrainer]] = {"electra": ElectraPretrainer, "mlm": MaskedLMPretrainer}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +48,8 @@ class PretrainingJob:
     source: CorpusSource
     output_dir: str  # becomes a model directory, plus checkpoints/ and logs/
     config: ElectraConfig | None = None  # architecture and objective; `init_from`'s when continuing
+    objective: str = "electra"  # "electra" or "mlm" (BERT's masked LM on the same encoder, 80/10/10 masking)
+    embedding_sharing: str | None = None  # overrides the config's: "tied", "untied" or "gdes" (ELECTRA only)
     mask_prob: float | None = None  # overrides the config's
     whole_words: WholeWords | None = None  # whole-word masking (and how Chinese text forms words); None: tokens
     vocab: str | None = None  # vocab.txt; or learn one (`learn_vocab_size`), or take init_from's
@@ -69,6 +74,12 @@ class PretrainingJob:
     def __post_init__(self) -> None:
         if self.config is None and not self.init_from:
             raise ValueError("A pre-training job needs a config, or a model directory to continue (init_from).")
+        if self.objective not in PRETRAINERS:
+            raise ValueError(f"Unknown objective {self.objective!r}; choose one of {sorted(PRETRAINERS)}.")
+        if self.objective == "mlm" and self.embedding_sharing not in (None, "tied"):
+            raise ValueError("embedding_sharing applies to ELECTRA's two towers; the mlm objective has one.")
+        if self.init_from and self.embedding_sharing is not None:
+            raise ValueError("Continued pre-training keeps the model's embedding_sharing: do not set it.")
 
     @property
     def checkpoints(self) -> str:
@@ -92,7 +103,7 @@ class PretrainingJob:
 
 
 def run_pretraining(job: PretrainingJob, verbose: int | None = None,
-                    callbacks: Sequence[keras.callbacks.Callback] = ()) -> ElectraPretrainer:
+                    callbacks: Sequence[keras.callbacks.Callback] = ()) -> MaskingPretrainer:
     """Pre-trains (or resumes) and saves the result to `job.output_dir`; returns the pre-trainer.
 
     `verbose` is Keras's; by default the progress bar on a terminal, else a line per checkpoint interval.
@@ -113,7 +124,7 @@ def run_pretraining(job: PretrainingJob, verbose: int | None = None,
 
 
 def _train(job: PretrainingJob, strategy: tf.distribute.Strategy, output_dir: pathlib.Path, verbose: int,
-           callbacks: Sequence[keras.callbacks.Callback]) -> ElectraPretrainer:
+           callbacks: Sequence[keras.callbacks.Callback]) -> MaskingPretrainer:
     chief = is_chief(strategy)
     with written_by_chief(output_dir, chief) as write_dir:
         tokenizer = _tokenizer(job, output_dir, write_dir)
@@ -209,15 +220,24 @@ def _tokenizer(job: PretrainingJob, output_dir: pathlib.Path, write_dir: pathlib
     return WordPieceTokenizer(learned, lowercase=job.lowercase)
 
 
-def _initial_model(job: PretrainingJob, tokenizer: WordPieceTokenizer) -> ElectraPretrainer:
+def _initial_model(job: PretrainingJob, tokenizer: WordPieceTokenizer) -> MaskingPretrainer:
+    pretrainer_class = PRETRAINERS[job.objective]
     if job.init_from:
         config = read_config(job.init_from)
+        saved = read_task_info(job.init_from)["task_type"]
+        if saved != pretrainer_class.TASK_TYPE:
+            raise ValueError(f"{job.init_from} holds a {saved!r} model, not a {pretrainer_class.TASK_TYPE!r} one: "
+                             "continue it with the objective that made it.")
     else:
         config = dataclasses.replace(job.config, vocab_size=tokenizer.vocab_size,
                                      **special_token_ids(tokenizer))
+        if job.objective == "mlm":
+            config = bert_masking(config)
+    if job.embedding_sharing is not None:
+        config = dataclasses.replace(config, embedding_sharing=job.embedding_sharing)
     if job.mask_prob is not None:
         config = dataclasses.replace(config, mask_prob=job.mask_prob)
-    pretrainer = ElectraPretrainer(config, seed=job.seed, grad_accum_steps=job.grad_accum_steps)
+    pretrainer = pretrainer_class(config, seed=job.seed, grad_accum_steps=job.grad_accum_steps)
     if job.init_from:
         load_weights(pretrainer, job.init_from)
     return pretrainer

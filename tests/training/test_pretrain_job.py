@@ -157,3 +157,38 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_one_before(tmp_path, caps
     out = capsys.readouterr().out
     assert "step-4 is corrupt" in out and "Resumed from step 2" in out
     assert int(pretrainer.optimizer.iterations) == 6
+
+
+@pytest.mark.parametrize("objective, sharing", [("mlm", None), ("electra", "gdes")])
+def test_objectives_and_embedding_sharing_resume_exactly_and_save_what_they_trained(tmp_path, objective, sharing):
+    from electra_tf.models.backbone import ElectraBackbone
+    from electra_tf.models.registry import model_class
+
+    job = dict(objective=objective, embedding_sharing=sharing, num_steps=4)
+    uninterrupted = run_pretraining(_job(tmp_path / "whole", **job), verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        run_pretraining(_job(tmp_path / "killed", **job), verbose=0, callbacks=[AtStep(3, _kill)])
+    resumed = run_pretraining(_job(tmp_path / "killed", **job), verbose=0)
+    for a, b in zip(uninterrupted.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    config = json.loads((tmp_path / "whole" / "config.json").read_text())
+    task_type = json.loads((tmp_path / "whole" / "task.json").read_text())["task_type"]
+    assert model_class(task_type) is type(uninterrupted)
+    if objective == "mlm":  # BERT's corruption
+        assert (config["mask_token_rate"], config["random_token_rate"]) == (0.8, 0.1)
+        assert not hasattr(uninterrupted, "discriminator")
+    else:
+        assert config["embedding_sharing"] == "gdes"
+        assert np.abs(uninterrupted.discriminator.encoder.embeddings.word_delta.numpy()).max() > 0
+    # Fine-tuning starts from the encoder the objective trained.
+    ids = np.array([[101, 2000, 2001, 102]], np.int32)
+    inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
+    np.testing.assert_allclose(ElectraBackbone.from_pretrained(tmp_path / "whole").encoder(inputs),
+                               uninterrupted.encoder(inputs), atol=1e-5)
+
+
+def test_continuing_with_another_objective_is_refused(tmp_path):
+    run_pretraining(_job(tmp_path / "mlm", objective="mlm", num_steps=1, checkpoint_every=1), verbose=0)
+    with pytest.raises(ValueError, match="'masked_lm_pretraining' model, not a 'pretraining' one"):
+        run_pretraining(_job(tmp_path / "electra", config=None, vocab=None, init_from=str(tmp_path / "mlm"),
+                             num_steps=1), verbose=0)
