@@ -185,7 +185,8 @@ def main(argv: list[str]) -> None:
     if unknown:
         raise app.UsageError(f"Unknown arms {unknown}; choose from {sorted(ARMS)}.")
     work_dir = pathlib.Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="electra_vs_mlm_"))
-    config = ElectraConfig.from_preset(FLAGS.config)
+    # The vocabulary's size, as the pre-training job sets it: the embedding and MLM-head FLOPs depend on it.
+    config = ElectraConfig.from_preset(FLAGS.config, vocab_size=WordPieceTokenizer(SAMPLE_VOCAB_FILE).vocab_size)
     budget = arm_steps(config)
     total_start = time.perf_counter()
     arms = {}
