@@ -386,10 +386,13 @@ def pretraining_dataset(source: CorpusSource, tokenizer: WordPieceTokenizer | No
                 cycle_length=min(4, len(files)))
         if not by_file:
             examples = examples.shard(num_workers, worker_index)
+    # Shuffled before repeating: each pass over the corpus in its own order, and a corpus smaller than the buffer
+    # fills it once rather than being re-read until 10,000 examples are in (minutes for a small sample).
+    examples = examples.shuffle(10_000, seed=seed)
     if repeat:
         examples = examples.repeat()
     # Fixed batch shapes: the pre-training step's mask slots are static.
-    dataset = examples.shuffle(10_000, seed=seed).batch(batch_size, drop_remainder=True).skip(skip_batches)
+    dataset = examples.batch(batch_size, drop_remainder=True).skip(skip_batches)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF  # sharded above
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
