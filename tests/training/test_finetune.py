@@ -18,7 +18,7 @@ from electra_tf.tasks.glue import GlueFinetuning
 from electra_tf.training.finetune import FinetuningJob, run_finetuning
 from electra_tf.training.pretrain import PretrainingJob, run_pretraining
 from electra_tf.training.checkpoints import Preempted
-from tests.test_case import SHARED_DATA, AtStep, write_synthetic_sst2
+from tests.test_case import SHARED_DATA, AtStep, save_random_pretrainer, write_synthetic_sst2
 
 GLUE = SHARED_DATA / "glue"
 
@@ -81,10 +81,10 @@ def test_several_seeds_report_the_median_and_write_leaderboard_predictions(pretr
     assert {line.split("\t")[1] for line in predictions[1:]} <= {"0", "1"}
 
 
-def test_num_steps_trains_exactly_that_many_steps_and_a_preempted_run_resumes_to_the_same_results(
-        pretrained, tmp_path, capsys):
+def test_num_steps_trains_exactly_that_many_steps_and_a_preempted_run_resumes_to_the_same_results(tmp_path, capsys):
     write_synthetic_sst2(tmp_path / "glue")  # 600 examples: 10 batches of 64 an epoch
     task = GlueFinetuning("sst2", data_dir=tmp_path / "glue")
+    pretrained = save_random_pretrainer(tmp_path / "pretrained", seed=0)  # the schedule needs no trained weights
     job = lambda name: FinetuningJob(model_dir=str(pretrained), output_dir=str(tmp_path / name), num_steps=13,
                                      batch_size=64, max_length=16)
     results = run_finetuning(task, job("whole"))
