@@ -28,11 +28,13 @@ def test_pretrain_command_writes_a_loadable_model_directory(tmp_path):
     output = tmp_path / "model"
     stdout = _run("-m", "electra_tf.cli", "pretrain", "--config", "tiny", "--train_files", str(SAMPLE_CORPUS_FILE),
                   "--vocab", str(SAMPLE_VOCAB_FILE), "--output_dir", str(output), "--num_steps", "6", "--batch_size",
-                  "4", "--seq_len", "32", "--warmup_steps", "2", "--checkpoint_every", "3", "--mask_prob", "0.2")
+                  "4", "--seq_len", "32", "--warmup_steps", "2", "--checkpoint_every", "3", "--mask_prob", "0.2",
+                  "--embedding_sharing", "gdes")
     # stdout is not a terminal: one log line per checkpoint interval (2 of 3 steps), no progress bar.
     assert len([line for line in stdout.splitlines() if " - loss: " in line]) == 2 and "\r" not in stdout
     config = json.loads((output / "config.json").read_text())
     assert config["vocab_size"] == 8000 and config["mask_prob"] == 0.2 and config["hidden_size"] == 64
+    assert config["embedding_sharing"] == "gdes"
     assert (output / "vocab.txt").read_text() == SAMPLE_VOCAB_FILE.read_text()
     assert any((output / "logs").rglob("*.tfevents.*"))
     pretrainer = ElectraPretrainer.from_pretrained(output)
@@ -49,8 +51,9 @@ def test_build_data_then_pretrain_from_the_shards(tmp_path):
     stdout = _run("-m", "electra_tf.cli", "pretrain", "--config", "tiny", "--train_records",
                   str(tmp_path / "shards" / "*.tfrecord"), "--vocab", str(SAMPLE_VOCAB_FILE), "--output_dir",
                   str(tmp_path / "model"), "--num_steps", "2", "--batch_size", "4", "--seq_len", "32",
-                  "--checkpoint_every", "2")
+                  "--checkpoint_every", "2", "--objective", "mlm")
     assert "Saved the pre-trained model" in stdout and (tmp_path / "model" / "model.weights.h5").is_file()
+    assert json.loads((tmp_path / "model" / "task.json").read_text())["task_type"] == "masked_lm_pretraining"
 
 
 def _cli(*args):
