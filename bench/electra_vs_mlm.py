@@ -166,8 +166,9 @@ def plot(report: dict[str, Any], path: str) -> None:
         points = result["points"]
         flops = [point["pretraining_flops"] for point in points]
         averages = [point["glue_average"] for point in points]
-        low = [point["glue_average"] - point["glue_average_min"] for point in points]
-        high = [point["glue_average_max"] - point["glue_average"] for point in points]
+        # The average of the task medians can lie outside the per-seed averages' range: no bar on that side.
+        low = [max(0.0, point["glue_average"] - point["glue_average_min"]) for point in points]
+        high = [max(0.0, point["glue_average_max"] - point["glue_average"]) for point in points]
         axes.errorbar(flops, averages, yerr=[low, high], marker="o", capsize=3, label=arm)
     axes.set_xlabel("pre-training FLOPs (flops_computation.py rules)")
     axes.set_ylabel("GLUE dev average (5 tasks)")
