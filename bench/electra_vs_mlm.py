@@ -2,7 +2,7 @@
 ELECTRA with gradient-disentangled embedding sharing (GDES, DeBERTa-v3).
 
     python bench/electra_vs_mlm.py --plot=bench/results/electra_vs_mlm.png > bench/results/electra_vs_mlm.json
-                                                                          # about 70 minutes on 2 CPU cores
+                                                                          # 76 minutes on 2 CPU cores
     python bench/electra_vs_mlm.py --scale=8 ...                          # 8x the budget (a GPU job)
 
 Arms, each the same encoder (`--config`, default the `tiny` preset: H=64, 2 layers) pre-trained from scratch on
