@@ -88,6 +88,7 @@ def test_squad20_learns_to_abstain_and_keeps_its_threshold(pretrained, tmp_path)
     assert 100.0 * sum(right) / len(right) > answerable_share + 10
 
 
+@pytest.mark.slow  # 74 s; Chinese tokenization and the SQuAD runner each have default tests
 @pytest.mark.skipif(not XQUAD_ZH.is_file(), reason="XQuAD is not in ../shared/data")
 def test_xquad_zh_through_the_squad_runner_answers_with_substrings_of_chinese_contexts(tmp_path):
     """A Chinese vocabulary learnt from XQuAD zh, a tiny model fine-tuned on 40 of its articles and evaluated on

@@ -159,6 +159,7 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_one_before(tmp_path, caps
     assert int(pretrainer.optimizer.iterations) == 6
 
 
+@pytest.mark.slow  # 4 min; the default suite's kill/resume test covers the shared steps, test_gdes the sharing
 @pytest.mark.parametrize("objective, sharing", [("mlm", None), ("electra", "gdes")])
 def test_objectives_and_embedding_sharing_resume_exactly_and_save_what_they_trained(tmp_path, objective, sharing):
     from electra_tf.models.backbone import ElectraBackbone
