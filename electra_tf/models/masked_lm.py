@@ -20,7 +20,6 @@ from electra_tf.models import registry
 from electra_tf.models.base import EncoderModel
 from electra_tf.models.builders import build_encoder
 from electra_tf.models.generator import ElectraGenerator
-from electra_tf.models.losses import replica_share_of_mean
 from electra_tf.models.masking import gather_positions
 from electra_tf.models.pretrainer import MaskedBatch, MaskingPretrainer
 
@@ -95,8 +94,8 @@ class MaskedLMPretrainer(MaskingPretrainer):
     def losses_of(self, output: MaskedLMOutput,
                   totals: tuple[tf.Tensor, tf.Tensor] | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """(per-slot MLM loss [B, N], this replica's share of the mean over the global batch's slots)."""
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(output.targets, output.mlm_logits)
-        return losses, replica_share_of_mean(losses, output.weights, None if totals is None else totals[0])
+        return self.masked_lm_loss(output.targets, output.mlm_logits, output.weights,
+                                   None if totals is None else totals[0])
 
     def update_token_metrics(self, output: MaskedLMOutput, mlm_losses: tf.Tensor) -> None:
         self.update_mlm_metrics(mlm_losses, output.mlm_logits, output.targets, output.weights)

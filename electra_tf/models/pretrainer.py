@@ -181,6 +181,14 @@ class MaskingPretrainer(PretrainedModel):
         self.update_token_metrics(output, *token_losses)
         return self._update_loss_metric(loss_share)
 
+    @staticmethod
+    def masked_lm_loss(targets: tf.Tensor, mlm_logits: tf.Tensor, weights: tf.Tensor,
+                       total: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+        """(per-slot MLM loss [B, N], this replica's share of its mean over the used slots; `total` is the global
+        batch's number of them when the slots are a micro-batch's)."""
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, mlm_logits)
+        return losses, replica_share_of_mean(losses, weights, total)
+
     def update_mlm_metrics(self, mlm_losses: tf.Tensor, mlm_logits: tf.Tensor, targets: tf.Tensor,
                            weights: tf.Tensor) -> None:
         """The masked-LM loss and accuracy at the used slots."""
@@ -328,9 +336,9 @@ class ElectraPretrainer(MaskingPretrainer):
         `totals` are the global numbers of MLM slots and real tokens when `output` covers a micro-batch.
         """
         mlm_total, rtd_total = totals if totals is not None else (None, None)
-        mlm_losses = tf.nn.sparse_softmax_cross_entropy_with_logits(output.targets, output.mlm_logits)
+        mlm_losses, mlm_share = self.masked_lm_loss(output.targets, output.mlm_logits, output.weights, mlm_total)
         rtd_losses = tf.nn.sigmoid_cross_entropy_with_logits(output.rtd_labels, output.rtd_logits)
-        loss_share = (self.config.mlm_weight * replica_share_of_mean(mlm_losses, output.weights, mlm_total)
+        loss_share = (self.config.mlm_weight * mlm_share
                       + self.config.rtd_weight * replica_share_of_mean(rtd_losses, output.padding_mask, rtd_total))
         return mlm_losses, rtd_losses, loss_share
 
