@@ -56,7 +56,8 @@ def test_max_predictions_matches_the_original():
     assert ElectraConfig(mask_prob=1.0).max_predictions(16) == 16  # never more slots than tokens
 
 
-@pytest.mark.parametrize("name, millions", [("small", 13.55), ("base", 109.48), ("large", 335.14)])
+@pytest.mark.parametrize("name, millions", [("small", 13.55), ("base", 109.48),
+                                             pytest.param("large", 335.14, marks=pytest.mark.slow)])  # 335M weights
 def test_presets_have_the_published_discriminator_sizes(name, millions):
     # Published sizes of the discriminators (keras-hub preset metadata, Hugging Face model cards).
     pretrainer = ElectraPretrainer(PRESETS[name])  # built at construction

@@ -102,7 +102,8 @@ def test_tfds_squad_reads_offline_with_mock_data():
     assert split.gold() == {"q1": ["1978"], "q2": []}
 
 
-@pytest.mark.parametrize("name, questions", [("v1.1/train-v1.1.json.gz", 87599), ("v1.1/dev-v1.1.json.gz", 10570),
+@pytest.mark.parametrize("name, questions", [pytest.param("v1.1/train-v1.1.json.gz", 87599, marks=pytest.mark.slow),
+                                             ("v1.1/dev-v1.1.json.gz", 10570),
                                              ("v2.0/dev-v2.0.json.gz", 11873), ("xquad/xquad.zh.json", 1190)])
 def test_the_shared_files_read_whole(name, questions):
     path = SHARED_DATA / "squad" / name

@@ -202,7 +202,8 @@ def test_whole_word_masking_masks_every_piece_of_a_chosen_word_and_trains_under_
 
 
 @pytest.mark.parametrize("jit_compile, accumulation, optimizer", [
-    (False, 4, lambda: keras.optimizers.SGD(0.1)),
+    # Slow: four SGD micro-batches are tests/models/test_accumulation.py's default case; the Adam case stays here.
+    pytest.param(False, 4, lambda: keras.optimizers.SGD(0.1), marks=pytest.mark.slow),
     pytest.param(True, 4, lambda: keras.optimizers.SGD(0.1), marks=pytest.mark.slow),
     # Adam is not linear in the gradient: the embedding tables' repeated rows must be summed before
     # the update with accumulation (which sums micro-batches densely) and without it alike.
