@@ -24,6 +24,18 @@ def device_name() -> str:
     return f"{cpu} ({os.cpu_count()} logical CPUs)"
 
 
+def matmul_peak_flops(dtype: str = "float32", size: int | None = None) -> float:
+    """FLOP/s of the best of 5 square matmuls in `dtype` on TensorFlow's default device: the peak MFU is measured
+    against, in the same run. `size` defaults to 2048 on a CPU and 8192 on a GPU (large enough to saturate it).
+    On NVIDIA GPUs TensorFlow runs float32 matmuls in TF32 by default, so the float32 peak is TF32's."""
+    size = size or (8192 if tf.config.list_logical_devices("GPU") else 2048)
+    a = tf.random.normal([size, size], dtype=dtype)
+    matmul = tf.function(lambda x: tf.matmul(x, x))
+    matmul(a).numpy()  # traces, warms up
+    best = min(time_call(matmul, a) for _ in range(5))
+    return 2 * size ** 3 / best
+
+
 def time_call(call: Call, batch: Any) -> float:
     """Seconds of one call, including reading its answer back."""
     start = time.perf_counter()

@@ -54,6 +54,8 @@ import time
 
 from absl import app, flags
 
+from mfu import training_flops_per_token  # bench/mfu.py (the script's folder is on sys.path)
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 GLUE = REPO.parent / "shared" / "data" / "glue"
 WORKLOADS = ("pretrain", "pretrain_bf16", "pretrain_released", "finetune", "sst2_epoch", "inference",
@@ -93,21 +95,6 @@ def shapes():
     return config, generator_config(config), SAMPLE_VOCAB_FILE
 
 
-def training_flops_per_token(config, generator, seq_len: int, head_positions: float) -> float:
-    """Matmul FLOPs of one pre-training step per token (3x the forward), as `flops_computation.py` counts them:
-    both encoders (projections, attention scores and mixing, feed-forward), the embedding projection, the RTD
-    head, and the generator's MLM head on `head_positions` of the positions."""
-    def encoder(c) -> float:
-        hidden, ffn = c.hidden_size, c.intermediate_size
-        per_layer = 2 * (4 * hidden * hidden + 2 * hidden * ffn) + 2 * 2 * seq_len * hidden
-        projection = 2 * c.embedding_size * hidden if c.embedding_size != hidden else 0
-        return c.num_hidden_layers * per_layer + projection
-
-    rtd_head = 2 * config.hidden_size * config.hidden_size + 2 * config.hidden_size
-    mlm_head = 2 * generator.hidden_size * config.embedding_size + 2 * config.embedding_size * config.vocab_size
-    return 3 * (encoder(config) + encoder(generator) + rtd_head + head_positions * mlm_head)
-
-
 def timed(step, count: int, warmup: int = 2) -> list[float]:
     for _ in range(warmup):
         step()
@@ -132,6 +119,7 @@ def ours(workload: str) -> dict:
     from electra_tf.models.pretrainer import ElectraPretrainer
     from electra_tf.text import ElectraPreprocessor, WordPieceTokenizer
     from electra_tf.training.optimization import create_optimizer
+    from common import matmul_peak_flops
 
     config, generator, vocab = shapes()
     keras.utils.set_random_seed(0)
@@ -140,7 +128,7 @@ def ours(workload: str) -> dict:
     ids = rng.integers(104, config.vocab_size, size=(b, length)).astype("int32")
     ids[:, 0], ids[:, -1] = config.cls_token_id, config.sep_token_id
     batch = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
-    result = {"peak_gflops": tf_peak_gflops()}
+    result = {"peak_gflops": matmul_peak_flops("float32") / 1e9}
 
     if workload.startswith("pretrain"):
         if workload == "pretrain_bf16":
@@ -198,15 +186,6 @@ def ours(workload: str) -> dict:
         serve = tf.saved_model.load(str(exported)).signatures["serving_default"]
         return {**result, **serve_timings(lambda chunk: serve(text=tf.constant(chunk))["probabilities"].numpy(),
                                           texts)}
-
-
-def tf_peak_gflops() -> float:
-    import tensorflow as tf
-
-    a = tf.random.normal([2048, 2048])
-    matmul = tf.function(lambda x: tf.matmul(x, x))
-    best = min(timed(lambda: matmul(a).numpy(), 5))
-    return 2 * 2048 ** 3 / best / 1e9
 
 
 # --- Hugging Face ---

@@ -21,13 +21,19 @@ Variants (`--variants`, all by default):
 
 How to read it: `tokens_per_s` = batch_size * seq_len / median step time; `ratio` = the variant's
 tokens_per_s / the float32 reference's, so 1.3 means 30% faster and 0.8 means 20% slower. Compare
-ratios from one run only. `step_ms_min_max` shows the noise. `first_loss`, the loss of the compiling
+ratios from one run only. `mfu` = `model_tflops` (the step's matmul FLOPs per token, counted as
+bench/mfu.py does, times tokens_per_s) / the matmul peak of the variant's compute dtype measured at the end of
+the same run (`peak_tflops`; on NVIDIA GPUs TensorFlow's float32 matmuls are TF32). `step_ms_min_max` shows the noise. `first_loss`, the loss of the compiling
 step (same batch, same initial weights), should be close across variants: a numerics sanity check.
 A variant that fails records `error` instead.
 
 Usage:
   python bench/pretrain_step.py                          # ELECTRA-Small, batch 32, length 128
   python bench/pretrain_step.py --config=tiny --steps=3  # quick check (about 2 minutes)
+  # On a GPU, the paper's batches, mixed precision and XLA (ELECTRA-Small, then -Base):
+  python bench/pretrain_step.py --batch_size=128 --variants=float32,mixed_bfloat16,mixed_bfloat16_xla
+  python bench/pretrain_step.py --config=base --batch_size=256 --seq_len=512 \
+      --variants=float32,mixed_bfloat16,mixed_bfloat16_xla
 """
 
 from __future__ import annotations
@@ -45,10 +51,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from electra_tf.config import PRESETS, ElectraConfig
+from electra_tf.config import PRESETS, ElectraConfig, generator_config
 from electra_tf.models import masking, pretrainer
 from electra_tf.models.generator import ElectraGenerator
-from common import device_name  # bench/common.py (the script's folder is on sys.path)
+from common import device_name, matmul_peak_flops  # bench/common.py (the script's folder is on sys.path)
+from mfu import training_flops_per_token
 
 # name: (dtype policy, jit_compile, full-vocabulary generator logits)
 VARIANTS: dict[str, tuple[str, bool, bool]] = {
@@ -136,6 +143,22 @@ def build(config: ElectraConfig, dataset: tf.data.Dataset, policy: str, jit_comp
         keras.mixed_precision.set_global_policy("float32")
 
 
+def compute_dtype(policy: str) -> str:
+    return policy.removeprefix("mixed_")
+
+
+def add_utilisation(result: dict[str, Any], config: ElectraConfig, peaks: dict[str, float], policy: str,
+                    full_vocab_logits: bool) -> None:
+    """Adds the model's matmul FLOPs per token (bench/mfu.py; the generator head counted where it runs), the
+    achieved model TFLOP/s and MFU against the matmul peak of the variant's compute dtype measured in this run."""
+    slots = config.max_predictions(FLAGS.seq_len)
+    head_positions = 1.0 if full_vocab_logits else slots / FLAGS.seq_len
+    flops_per_token = training_flops_per_token(config, generator_config(config), FLAGS.seq_len, head_positions)
+    achieved = flops_per_token * result["tokens_per_s"]
+    result.update({"model_flops_per_token": round(flops_per_token), "model_tflops": round(achieved / 1e12, 4),
+                   "mfu": round(achieved / peaks[compute_dtype(policy)], 4)})
+
+
 def error_entry(error: Exception) -> dict[str, str]:
     message = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()  # Keras bolds with terminal codes
     return {"error": f"{type(error).__name__}: {message[:1000]}"}
@@ -182,12 +205,17 @@ def main(argv: list[str]) -> None:
     for result in results.values():
         if reference and "tokens_per_s" in result:
             result["ratio"] = round(result["tokens_per_s"] / reference, 3)
+    peaks = {dtype: matmul_peak_flops(dtype) for dtype in {compute_dtype(VARIANTS[name][0]) for name in runs}}
+    for name in runs:
+        policy, _, full_vocab_logits = VARIANTS[name]
+        add_utilisation(results[name], config, peaks, policy, full_vocab_logits)
     print(json.dumps({
         "benchmark": "electra_pretrain_train_step", "device": device_name(),
         "tensorflow": tf.__version__, "keras": keras.__version__, "config": FLAGS.config,
         "vocab_size": config.vocab_size, "batch_size": FLAGS.batch_size, "seq_len": FLAGS.seq_len,
         "mask_slots": config.max_predictions(FLAGS.seq_len), "steps": FLAGS.steps, "warmup": FLAGS.warmup,
         "max_timed_s": FLAGS.max_timed_s, "reference": REFERENCE,
+        "peak_tflops": {dtype: round(flops / 1e12, 3) for dtype, flops in sorted(peaks.items())},
         "variants": {name: results[name] for name in FLAGS.variants},
         "total_s": round(time.perf_counter() - total_start, 1),
     }, indent=2))
