@@ -39,6 +39,10 @@ Setup (a separate environment: the package's requirements never include torch or
 Usage:
   .bench-venv/bin/python bench/compare_peers.py > bench/results/compare_peers.json
   .bench-venv/bin/python bench/compare_peers.py --config=tiny --reps=1 --steps=2 --sst2_examples=64   # check
+On a GPU machine both frameworks use the GPU (TensorFlow whenever it sees one: install tensorflow[and-cuda], see
+BUILD.md; PyTorch's PyPI wheel has CUDA), with TF32 float32 matmuls for both; steps wait for the device:
+  .bench-venv/bin/python bench/compare_peers.py --jit_compile --batch_size=128 \
+      --workloads=pretrain,pretrain_bf16,pretrain_released,finetune,inference
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -70,6 +75,8 @@ flags.DEFINE_integer("seq_len", 128, "Tokens per example for the fixed-length wo
 flags.DEFINE_integer("steps", 6, "Timed steps (or batches) per child, after 2 untimed ones.")
 flags.DEFINE_integer("reps", 2, "Rounds of every workload, the frameworks taking turns.")
 flags.DEFINE_integer("threads", 2, "Intra-op threads for both frameworks.")
+flags.DEFINE_bool("jit_compile", False, "electra_tf's pre-training, fine-tuning and inference steps compiled with "
+                  "XLA (what a GPU run uses).")
 flags.DEFINE_integer("sst2_examples", 1024, "SST-2 train sentences in the sst2_epoch workload.")
 flags.DEFINE_integer("requests", 100, "Single-sentence requests in serving_batch1.")
 flags.DEFINE_string("child", None, "Internal: run one workload of one framework ('ours' or 'hf').")
@@ -134,7 +141,7 @@ def ours(workload: str) -> dict:
         if workload == "pretrain_bf16":
             keras.mixed_precision.set_global_policy("mixed_bfloat16")
         model = ElectraPretrainer(config)
-        model.compile(optimizer=create_optimizer(1e-4, 1000, 10))
+        model.compile(optimizer=create_optimizer(1e-4, 1000, 10), jit_compile=FLAGS.jit_compile)
         data = iter(tf.data.Dataset.from_tensors(batch).repeat())
         model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0)
         seconds = timed(lambda: float(model.train_function(data)["loss"]), FLAGS.steps)
@@ -144,13 +151,14 @@ def ours(workload: str) -> dict:
     if workload in ("finetune", "inference"):
         model = ElectraClassifier(config, num_labels=2)
         model.compile(optimizer=create_optimizer(1e-4, 1000, 10),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      jit_compile=FLAGS.jit_compile)
         labels = np.zeros(b, "int32")
         if workload == "finetune":
             model.train_on_batch(batch, labels)
             seconds = timed(lambda: model.train_on_batch(batch, labels), FLAGS.steps)
         else:
-            forward = tf.function(lambda x: model(x, training=False))
+            forward = tf.function(lambda x: model(x, training=False), jit_compile=FLAGS.jit_compile)
             seconds = timed(lambda: forward(batch).numpy(), FLAGS.steps)
         return {**result, **per_step(seconds, b * length)}
     tokenizer = WordPieceTokenizer(vocab)
@@ -203,19 +211,23 @@ def hf(workload: str) -> dict:
                              num_hidden_layers=c.num_hidden_layers, num_attention_heads=c.num_attention_heads,
                              intermediate_size=c.intermediate_size, max_position_embeddings=512, num_labels=2)
 
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cuda.matmul.allow_tf32 = True  # TensorFlow's default on GPUs: the same float32 matmuls
+    synced = synchronising(torch, device)
     b, length = FLAGS.batch_size, FLAGS.seq_len
-    ids = torch.randint(104, config.vocab_size, (b, length))
+    ids = torch.randint(104, config.vocab_size, (b, length), device=device)
     ids[:, 0], ids[:, -1] = config.cls_token_id, config.sep_token_id
-    result = {"peak_gflops": torch_peak_gflops()}
+    result = {"peak_gflops": torch_peak_gflops(torch, device)}
     if workload.startswith("pretrain"):
-        gen, disc = ElectraForMaskedLM(hf_config(generator)), ElectraForPreTraining(hf_config(config))
+        gen = ElectraForMaskedLM(hf_config(generator)).to(device)
+        disc = ElectraForPreTraining(hf_config(config)).to(device)
         gen.electra.embeddings = disc.electra.embeddings  # shared embeddings, as ELECTRA trains them
         params = list({id(p): p for p in [*gen.parameters(), *disc.parameters()]}.values())
         optimizer = torch.optim.AdamW(params, lr=1e-4)
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=workload == "pretrain_bf16")
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=workload == "pretrain_bf16")
 
         def step():
-            masked = torch.rand(ids.shape) < config.mask_prob
+            masked = torch.rand(ids.shape, device=device) < config.mask_prob
             generator_input = ids.masked_fill(masked, config.mask_token_id)
             with autocast:
                 mlm = gen(input_ids=generator_input, labels=ids.masked_fill(~masked, -100))
@@ -231,13 +243,13 @@ def hf(workload: str) -> dict:
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
 
-        seconds = timed(step, FLAGS.steps)
+        seconds = timed(synced(step), FLAGS.steps)
         return {**result, **per_step(seconds, b * length),
                 "flops_per_token": training_flops_per_token(config, generator, length, 1.0)}
-    model = ElectraForSequenceClassification(hf_config(config))
+    model = ElectraForSequenceClassification(hf_config(config)).to(device)
     if workload == "finetune":
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        labels = torch.zeros(b, dtype=torch.long)
+        labels = torch.zeros(b, dtype=torch.long, device=device)
 
         def step():
             loss = model(input_ids=ids, labels=labels).loss
@@ -245,7 +257,7 @@ def hf(workload: str) -> dict:
             loss.backward()
             optimizer.step()
 
-        return {**result, **per_step(timed(step, FLAGS.steps), b * length)}
+        return {**result, **per_step(timed(synced(step), FLAGS.steps), b * length)}
     if workload == "inference":
         model.eval()
 
@@ -253,13 +265,14 @@ def hf(workload: str) -> dict:
             with torch.inference_mode():
                 model(input_ids=ids)
 
-        return {**result, **per_step(timed(forward, FLAGS.steps), b * length)}
+        return {**result, **per_step(timed(synced(forward), FLAGS.steps), b * length)}
     tokenizer = ElectraTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
     if workload == "sst2_epoch":
         texts, labels = sst2("train", FLAGS.sst2_examples)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        encoded = tokenizer(texts, padding="max_length", truncation=True, max_length=128, return_tensors="pt")
-        targets = torch.tensor(labels)
+        encoded = tokenizer(texts, padding="max_length", truncation=True, max_length=128,
+                            return_tensors="pt").to(device)
+        targets = torch.tensor(labels, device=device)
         order = torch.randperm(len(texts))
         start = time.perf_counter()
         for first in range(0, len(texts), 32):
@@ -269,32 +282,48 @@ def hf(workload: str) -> dict:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        synced(lambda: None)()
         return {**result, "examples_per_s": len(texts) / (time.perf_counter() - start)}
     texts, _ = sst2("dev")
     model.eval()
     if workload == "predict_dataset":
         start = time.perf_counter()
-        encoded = tokenizer(texts, padding="max_length", truncation=True, max_length=128, return_tensors="pt")
+        encoded = tokenizer(texts, padding="max_length", truncation=True, max_length=128,
+                            return_tensors="pt").to(device)
         with torch.inference_mode():
             for first in range(0, len(texts), 8):
                 model(input_ids=encoded["input_ids"][first:first + 8],
                       attention_mask=encoded["attention_mask"][first:first + 8])
+        synced(lambda: None)()
         return {**result, "examples_per_s": len(texts) / (time.perf_counter() - start)}
 
     def pipeline(chunk):
         with torch.inference_mode():
-            encoded = tokenizer(chunk, padding="longest", truncation=True, max_length=128, return_tensors="pt")
-            return torch.softmax(model(**encoded).logits, -1).numpy()
+            encoded = tokenizer(chunk, padding="longest", truncation=True, max_length=128,
+                                return_tensors="pt").to(device)
+            return torch.softmax(model(**encoded).logits, -1).cpu().numpy()
 
     return {**result, **serve_timings(pipeline, texts)}
 
 
-def torch_peak_gflops() -> float:
-    import torch
+def synchronising(torch, device):
+    """Wraps a step so that it returns once the device has finished it (CUDA runs asynchronously)."""
+    def synced(step):
+        def run():
+            step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+        return run
+    return synced
 
-    a = torch.randn(2048, 2048)
-    best = min(timed(lambda: torch.matmul(a, a), 5))
-    return 2 * 2048 ** 3 / best / 1e9
+
+def torch_peak_gflops(torch, device) -> float:
+    """As `common.matmul_peak_flops` measures TensorFlow's: 2048 on a CPU, 8192 on a GPU (TF32 there, as set
+    in `hf`)."""
+    size = 8192 if device.type == "cuda" else 2048
+    a = torch.randn(size, size, device=device)
+    best = min(timed(synchronising(torch, device)(lambda: torch.matmul(a, a)), 5))
+    return 2 * size ** 3 / best / 1e9
 
 
 # --- Measurements ---
@@ -321,7 +350,7 @@ def serve_timings(call, texts: list[str]) -> dict:
 def run_child(framework: str, workload: str) -> dict:
     command = [sys.executable, __file__, f"--child={framework}", f"--workload={workload}",
                *(f"--{name}={FLAGS[name].value}" for name in ("config", "batch_size", "seq_len", "steps", "threads",
-                                                               "sst2_examples", "requests"))]
+                                                               "sst2_examples", "requests", "jit_compile"))]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
     if done.returncode:
@@ -381,7 +410,9 @@ def machine() -> str:
     sys.path.insert(0, str(REPO / "bench"))
     with open("/proc/cpuinfo", encoding="utf-8") as f:
         cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
-    return f"{cpu} ({os.cpu_count()} logical CPUs)"
+    gpus = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout.strip() \
+        if shutil.which("nvidia-smi") else ""
+    return f"{cpu} ({os.cpu_count()} logical CPUs)" + (f"; {gpus}" if gpus else "")
 
 
 if __name__ == "__main__":

@@ -23,9 +23,9 @@ How to read it: `tokens_per_s` = batch_size * seq_len / median step time; `ratio
 tokens_per_s / the float32 reference's, so 1.3 means 30% faster and 0.8 means 20% slower. Compare
 ratios from one run only. `mfu` = `model_tflops` (the step's matmul FLOPs per token, counted as
 bench/mfu.py does, times tokens_per_s) / the matmul peak of the variant's compute dtype measured at the end of
-the same run (`peak_tflops`; on NVIDIA GPUs TensorFlow's float32 matmuls are TF32). `step_ms_min_max` shows the noise. `first_loss`, the loss of the compiling
-step (same batch, same initial weights), should be close across variants: a numerics sanity check.
-A variant that fails records `error` instead.
+the same run (`peak_tflops`; on NVIDIA GPUs TensorFlow's float32 matmuls are TF32). `step_ms_min_max`
+shows the noise. `first_loss`, the loss of the compiling step (same batch, same initial weights), should be
+close across variants: a numerics sanity check. A variant that fails records `error` instead.
 
 Usage:
   python bench/pretrain_step.py                          # ELECTRA-Small, batch 32, length 128
