@@ -213,11 +213,15 @@ def hf(workload: str) -> dict:
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = True  # TensorFlow's default on GPUs: the same float32 matmuls
-    synced = synchronising(torch, device)
+    sync = device_sync(torch, device)
+
+    def synced(step):
+        return lambda: (step(), sync())
+
     b, length = FLAGS.batch_size, FLAGS.seq_len
     ids = torch.randint(104, config.vocab_size, (b, length), device=device)
     ids[:, 0], ids[:, -1] = config.cls_token_id, config.sep_token_id
-    result = {"peak_gflops": torch_peak_gflops(torch, device)}
+    result = {"peak_gflops": torch_peak_gflops(torch, device, sync)}
     if workload.startswith("pretrain"):
         gen = ElectraForMaskedLM(hf_config(generator)).to(device)
         disc = ElectraForPreTraining(hf_config(config)).to(device)
@@ -282,7 +286,7 @@ def hf(workload: str) -> dict:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        synced(lambda: None)()
+        sync()
         return {**result, "examples_per_s": len(texts) / (time.perf_counter() - start)}
     texts, _ = sst2("dev")
     model.eval()
@@ -294,7 +298,7 @@ def hf(workload: str) -> dict:
             for first in range(0, len(texts), 8):
                 model(input_ids=encoded["input_ids"][first:first + 8],
                       attention_mask=encoded["attention_mask"][first:first + 8])
-        synced(lambda: None)()
+        sync()
         return {**result, "examples_per_s": len(texts) / (time.perf_counter() - start)}
 
     def pipeline(chunk):
@@ -306,23 +310,17 @@ def hf(workload: str) -> dict:
     return {**result, **serve_timings(pipeline, texts)}
 
 
-def synchronising(torch, device):
-    """Wraps a step so that it returns once the device has finished it (CUDA runs asynchronously)."""
-    def synced(step):
-        def run():
-            step()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-        return run
-    return synced
+def device_sync(torch, device):
+    """Waits until the device has finished the work queued on it (CUDA runs asynchronously); no-op on a CPU."""
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
-def torch_peak_gflops(torch, device) -> float:
+def torch_peak_gflops(torch, device, sync) -> float:
     """As `common.matmul_peak_flops` measures TensorFlow's: 2048 on a CPU, 8192 on a GPU (TF32 there, as set
     in `hf`)."""
     size = 8192 if device.type == "cuda" else 2048
     a = torch.randn(size, size, device=device)
-    best = min(timed(synchronising(torch, device)(lambda: torch.matmul(a, a)), 5))
+    best = min(timed(lambda: (torch.matmul(a, a), sync()), 5))
     return 2 * size ** 3 / best / 1e9
 
 
