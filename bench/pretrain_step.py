@@ -143,10 +143,6 @@ def build(config: ElectraConfig, dataset: tf.data.Dataset, policy: str, jit_comp
         keras.mixed_precision.set_global_policy("float32")
 
 
-def compute_dtype(policy: str) -> str:
-    return policy.removeprefix("mixed_")
-
-
 def add_utilisation(result: dict[str, Any], config: ElectraConfig, peaks: dict[str, float], policy: str,
                     full_vocab_logits: bool) -> None:
     """Adds the model's matmul FLOPs per token (bench/mfu.py; the generator head counted where it runs), the
@@ -156,7 +152,7 @@ def add_utilisation(result: dict[str, Any], config: ElectraConfig, peaks: dict[s
     flops_per_token = training_flops_per_token(config, generator_config(config), FLAGS.seq_len, head_positions)
     achieved = flops_per_token * result["tokens_per_s"]
     result.update({"model_flops_per_token": round(flops_per_token), "model_tflops": round(achieved / 1e12, 4),
-                   "mfu": round(achieved / peaks[compute_dtype(policy)], 4)})
+                   "mfu": round(achieved / peaks[keras.DTypePolicy(policy).compute_dtype], 4)})
 
 
 def error_entry(error: Exception) -> dict[str, str]:
@@ -205,7 +201,8 @@ def main(argv: list[str]) -> None:
     for result in results.values():
         if reference and "tokens_per_s" in result:
             result["ratio"] = round(result["tokens_per_s"] / reference, 3)
-    peaks = {dtype: matmul_peak_flops(dtype) for dtype in {compute_dtype(VARIANTS[name][0]) for name in runs}}
+    peaks = {dtype: matmul_peak_flops(dtype) for dtype in {keras.DTypePolicy(VARIANTS[name][0]).compute_dtype
+                                                            for name in runs}}
     for name in runs:
         policy, _, full_vocab_logits = VARIANTS[name]
         add_utilisation(results[name], config, peaks, policy, full_vocab_logits)
