@@ -29,9 +29,9 @@ Workloads (random weights of the `--config` preset, the bundled 8000-token vocab
 
 Every child also measures the float32 matmul peak of this machine in its framework (`peak_gflops`: the best
 of 2048x2048 matmuls); pre-training entries report model FLOPs/s and MFU against the TensorFlow peak, with the
-model FLOPs counted as the paper's `flops_computation.py` counts matmuls (3x the forward: forward + backward;
-embeddings as lookups; both towers and heads; generator head on the masked slots for ours, on every position
-for Hugging Face's, each counted as run).
+model FLOPs counted by `bench/mfu.py` (matmuls only, 3x the forward: forward + backward; embeddings as
+lookups; both towers and heads; generator head on the masked slots for ours, on every position for Hugging
+Face's, each counted as run).
 
 Setup (a separate environment: the package's requirements never include torch or transformers):
   python3 -m venv .bench-venv && .bench-venv/bin/pip install -r requirements.txt -e . \

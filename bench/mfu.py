@@ -3,9 +3,11 @@ both of compare_peers.py's children (TensorFlow, PyTorch) and pretrain_step.py c
 
 
 def training_flops_per_token(config, generator, seq_len: int, head_positions: float) -> float:
-    """Matmul FLOPs of one pre-training step per token (3x the forward), as `flops_computation.py` counts them:
-    both encoders (projections, attention scores and mixing, feed-forward), the embedding projection, the RTD
-    head, and the generator's MLM head on `head_positions` of the positions.
+    """Matmul FLOPs of one pre-training step per token, 3x the forward (forward + a backward of twice its cost,
+    the usual MFU convention; the paper's `flops_computation.py`, reproduced by `electra_tf.models.flops` for
+    compute budgets, counts the backward as 1x and embeddings as dense multiplies): both encoders (projections,
+    attention scores and mixing, feed-forward), the embedding projection, the RTD head, and the generator's MLM
+    head on `head_positions` of the positions.
 
     `config` and `generator` are the discriminator's and the generator's `ElectraConfig`s.
     """
