@@ -55,14 +55,3 @@ class PhiloxDropout(keras.layers.Dropout):
             return inputs
         return dropout(inputs, self.rate, self.seed_generator.next())
 
-
-def use_philox_dropout(layer: keras.layers.Layer) -> None:
-    """Makes every `keras.layers.Dropout` inside `layer` (built) a `PhiloxDropout`, in place.
-
-    keras-hub's `TransformerEncoder` and Keras's `MultiHeadAttention` create their own Dropout layers;
-    changing their class (a subclass that only replaces `call`) keeps their names, seed generators and
-    places in checkpoints.
-    """
-    for sublayer in layer._flatten_layers(include_self=False):  # Keras has no public walk over sublayers
-        if type(sublayer) is keras.layers.Dropout and sublayer.noise_shape is None:
-            sublayer.__class__ = PhiloxDropout

@@ -6,7 +6,8 @@ import keras
 import keras_hub
 
 from electra_tf.layers.activations import gelu
-from electra_tf.layers.dropout import use_philox_dropout
+from electra_tf.layers.dropout import PhiloxDropout
+from electra_tf.layers.einsum_dense import TFEinsumDense
 from electra_tf.layers.embeddings import ElectraEmbeddings
 
 
@@ -18,7 +19,8 @@ class ElectraEncoder(keras.layers.Layer):
     same instance. When the embedding size E differs from `hidden_size` this encoder projects E -> H with
     its own Dense layer (`embeddings_projection`), as each tower has its own in the original. The blocks
     are keras-hub `TransformerEncoder`s with exact erf GELU and LayerNorm epsilon 1e-12, which match
-    the original layer for layer; their dropout layers become `PhiloxDropout`s (fast under XLA too).
+    the original layer for layer; their dropout layers become `PhiloxDropout`s (fast under XLA too) and
+    their attention projections `TFEinsumDense`s (twice as fast on CPU), see `use_fast_sublayers`.
 
     Args:
         embeddings: `ElectraEmbeddings`. The embeddings layer (shared or not).
@@ -92,7 +94,7 @@ class ElectraEncoder(keras.layers.Layer):
             self.embeddings_projection.build((token_shape[0], token_shape[1], self.embeddings.embedding_size))
         for layer in self.transformer_layers:
             layer.build(hidden_shape)
-            use_philox_dropout(layer)
+            use_fast_sublayers(layer)
         self.built = True
 
     def call(self, inputs, training=None):
@@ -142,3 +144,18 @@ class ElectraEncoder(keras.layers.Layer):
     def from_config(cls, config):
         config = dict(config, embeddings=keras.layers.deserialize(config["embeddings"]))
         return cls(**config)
+
+
+def use_fast_sublayers(layer: keras.layers.Layer) -> None:
+    """Makes, in place, every `keras.layers.Dropout` inside `layer` (built) a `PhiloxDropout` and every
+    `keras.layers.EinsumDense` a `TFEinsumDense`.
+
+    keras-hub's `TransformerEncoder` and Keras's `MultiHeadAttention` create these layers themselves;
+    changing their class (subclasses that only replace `call`) keeps their names, weights, seed generators
+    and places in checkpoints.
+    """
+    for sublayer in layer._flatten_layers(include_self=False):  # Keras has no public walk over sublayers
+        if type(sublayer) is keras.layers.Dropout and sublayer.noise_shape is None:
+            sublayer.__class__ = PhiloxDropout
+        elif type(sublayer) is keras.layers.EinsumDense:
+            sublayer.__class__ = TFEinsumDense
