@@ -18,6 +18,9 @@ Variants (`--variants`, all by default):
   float32_full_vocab_logits  float32, no XLA, but the generator head computes logits at all B x L
                              positions and the N masked ones are gathered afterwards (Hugging Face,
                              electra_pytorch), instead of gathering the N hidden states before the head.
+  float32_keras_einsum_dense  float32, no XLA, but the attention projections left as Keras's `EinsumDense`
+                             (a batch matmul broadcasting the kernel over the batch on TensorFlow) instead
+                             of the encoder's `TFEinsumDense` (`tf.einsum`: one matmul over all tokens).
 
 How to read it: `tokens_per_s` = batch_size * seq_len / median step time; `ratio` = the variant's
 tokens_per_s / the float32 reference's, so 1.3 means 30% faster and 0.8 means 20% slower. Compare
@@ -53,17 +56,27 @@ import tensorflow as tf
 
 from electra_tf.config import PRESETS, ElectraConfig, generator_config
 from electra_tf.models import masking, pretrainer
+from electra_tf.layers import encoder
+from electra_tf.layers.einsum_dense import TFEinsumDense
 from electra_tf.models.generator import ElectraGenerator
 from common import device_name, matmul_peak_flops  # bench/common.py (the script's folder is on sys.path)
 from mfu import training_flops_per_token
 
-# name: (dtype policy, jit_compile, full-vocabulary generator logits)
-VARIANTS: dict[str, tuple[str, bool, bool]] = {
-    "float32": ("float32", False, False),
-    "float32_xla": ("float32", True, False),
-    "mixed_bfloat16": ("mixed_bfloat16", False, False),
-    "mixed_bfloat16_xla": ("mixed_bfloat16", True, False),
-    "float32_full_vocab_logits": ("float32", False, True),
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    policy: str  # Keras dtype policy while the model is built
+    jit_compile: bool = False
+    full_vocab_logits: bool = False  # the generator head at every position, then the masked slots gathered
+    keras_einsum_dense: bool = False  # attention projections as Keras's EinsumDense, not TFEinsumDense
+
+
+VARIANTS: dict[str, Variant] = {
+    "float32": Variant("float32"),
+    "float32_xla": Variant("float32", jit_compile=True),
+    "mixed_bfloat16": Variant("mixed_bfloat16"),
+    "mixed_bfloat16_xla": Variant("mixed_bfloat16", jit_compile=True),
+    "float32_full_vocab_logits": Variant("float32", full_vocab_logits=True),
+    "float32_keras_einsum_dense": Variant("float32", keras_einsum_dense=True),
 }
 REFERENCE = "float32"
 MIN_STEPS = 3  # timed steps every variant gets, whatever --max_timed_s says
@@ -125,34 +138,35 @@ def synthetic_dataset(config: ElectraConfig) -> tf.data.Dataset:
     return dataset.repeat().prefetch(2)
 
 
-def build(config: ElectraConfig, dataset: tf.data.Dataset, policy: str, jit_compile: bool,
-          full_vocab_logits: bool) -> Run:
-    """A fresh pretrainer built under `policy`, its train step compiled by a first step."""
+def build(config: ElectraConfig, dataset: tf.data.Dataset, variant: Variant) -> Run:
+    """A fresh pretrainer built as `variant` says, its train step compiled by a first step."""
     keras.utils.set_random_seed(FLAGS.seed)
-    keras.mixed_precision.set_global_policy(policy)
+    keras.mixed_precision.set_global_policy(variant.policy)
     try:
-        generator_class = FullVocabLogitsGenerator if full_vocab_logits else ElectraGenerator
-        with mock.patch.object(pretrainer, "ElectraGenerator", generator_class):
+        generator_class = FullVocabLogitsGenerator if variant.full_vocab_logits else ElectraGenerator
+        projection_class = keras.layers.EinsumDense if variant.keras_einsum_dense else TFEinsumDense
+        with (mock.patch.object(pretrainer, "ElectraGenerator", generator_class),
+              mock.patch.object(encoder, "TFEinsumDense", projection_class)):  # built in fit's first step
             model = pretrainer.ElectraPretrainer(config, seed=FLAGS.seed)
-        model.compile(optimizer=keras.optimizers.AdamW(1e-4), jit_compile=jit_compile)
-        start = time.perf_counter()
-        history = model.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0)  # builds, traces, compiles
+            model.compile(optimizer=keras.optimizers.AdamW(1e-4), jit_compile=variant.jit_compile)
+            start = time.perf_counter()
+            history = model.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0)  # builds, traces, compiles
         return Run(model, iter(dataset), compile_s=time.perf_counter() - start,
                    first_loss=history.history["loss"][0])
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
 
-def add_utilisation(result: dict[str, Any], config: ElectraConfig, peaks: dict[str, float], policy: str,
-                    full_vocab_logits: bool) -> None:
+def add_utilisation(result: dict[str, Any], config: ElectraConfig, peaks: dict[str, float],
+                    variant: Variant) -> None:
     """Adds the model's matmul FLOPs per token (bench/mfu.py; the generator head counted where it runs), the
     achieved model TFLOP/s and MFU against the matmul peak of the variant's compute dtype measured in this run."""
     slots = config.max_predictions(FLAGS.seq_len)
-    head_positions = 1.0 if full_vocab_logits else slots / FLAGS.seq_len
+    head_positions = 1.0 if variant.full_vocab_logits else slots / FLAGS.seq_len
     flops_per_token = training_flops_per_token(config, generator_config(config), FLAGS.seq_len, head_positions)
     achieved = flops_per_token * result["tokens_per_s"]
     result.update({"model_flops_per_token": round(flops_per_token), "model_tflops": round(achieved / 1e12, 4),
-                   "mfu": round(achieved / peaks[keras.DTypePolicy(policy).compute_dtype], 4)})
+                   "mfu": round(achieved / peaks[keras.DTypePolicy(variant.policy).compute_dtype], 4)})
 
 
 def error_entry(error: Exception) -> dict[str, str]:
@@ -173,7 +187,7 @@ def main(argv: list[str]) -> None:
     for name in FLAGS.variants:
         logging.info("Building and compiling %s ...", name)
         try:
-            runs[name] = build(config, dataset, *VARIANTS[name])
+            runs[name] = build(config, dataset, VARIANTS[name])
         except Exception as error:  # recorded, so the other variants still run
             logging.exception("Variant %s failed.", name)
             results[name] = error_entry(error)
@@ -201,11 +215,10 @@ def main(argv: list[str]) -> None:
     for result in results.values():
         if reference and "tokens_per_s" in result:
             result["ratio"] = round(result["tokens_per_s"] / reference, 3)
-    peaks = {dtype: matmul_peak_flops(dtype) for dtype in {keras.DTypePolicy(VARIANTS[name][0]).compute_dtype
+    peaks = {dtype: matmul_peak_flops(dtype) for dtype in {keras.DTypePolicy(VARIANTS[name].policy).compute_dtype
                                                             for name in runs}}
     for name in runs:
-        policy, _, full_vocab_logits = VARIANTS[name]
-        add_utilisation(results[name], config, peaks, policy, full_vocab_logits)
+        add_utilisation(results[name], config, peaks, VARIANTS[name])
     print(json.dumps({
         "benchmark": "electra_pretrain_train_step", "device": device_name(),
         "tensorflow": tf.__version__, "keras": keras.__version__, "config": FLAGS.config,
