@@ -6,6 +6,7 @@ import keras
 import keras_hub
 
 from electra_tf.layers.activations import gelu
+from electra_tf.layers.attention import FusedMultiHeadAttention
 from electra_tf.layers.dropout import PhiloxDropout
 from electra_tf.layers.einsum_dense import TFEinsumDense
 from electra_tf.layers.embeddings import ElectraEmbeddings
@@ -19,8 +20,9 @@ class ElectraEncoder(keras.layers.Layer):
     same instance. When the embedding size E differs from `hidden_size` this encoder projects E -> H with
     its own Dense layer (`embeddings_projection`), as each tower has its own in the original. The blocks
     are keras-hub `TransformerEncoder`s with exact erf GELU and LayerNorm epsilon 1e-12, which match
-    the original layer for layer; their dropout layers become `PhiloxDropout`s (fast under XLA too) and
-    their attention projections `TFEinsumDense`s (twice as fast on CPU), see `use_fast_sublayers`.
+    the original layer for layer; their dropout layers become `PhiloxDropout`s (fast under XLA too), their
+    attention projections `TFEinsumDense`s (twice as fast on CPU) and their attention
+    `FusedMultiHeadAttention`s (the core compiled by XLA), see `use_fast_sublayers`.
 
     Args:
         embeddings: `ElectraEmbeddings`. The embeddings layer (shared or not).
@@ -147,11 +149,12 @@ class ElectraEncoder(keras.layers.Layer):
 
 
 def use_fast_sublayers(layer: keras.layers.Layer) -> None:
-    """Makes, in place, every `keras.layers.Dropout` inside `layer` (built) a `PhiloxDropout` and every
-    `keras.layers.EinsumDense` a `TFEinsumDense`.
+    """Makes, in place, every `keras.layers.Dropout` inside `layer` (built) a `PhiloxDropout`, every
+    `keras.layers.EinsumDense` a `TFEinsumDense` and every `keras.layers.MultiHeadAttention` a
+    `FusedMultiHeadAttention`.
 
     keras-hub's `TransformerEncoder` and Keras's `MultiHeadAttention` create these layers themselves;
-    changing their class (subclasses that only replace `call`) keeps their names, weights, seed generators
+    changing their class (subclasses that only change how they compute) keeps their names, weights, seed generators
     and places in checkpoints.
     """
     for sublayer in layer._flatten_layers(include_self=False):  # Keras has no public walk over sublayers
@@ -159,3 +162,5 @@ def use_fast_sublayers(layer: keras.layers.Layer) -> None:
             sublayer.__class__ = PhiloxDropout
         elif type(sublayer) is keras.layers.EinsumDense:
             sublayer.__class__ = TFEinsumDense
+        elif type(sublayer) is keras.layers.MultiHeadAttention:
+            sublayer.__class__ = FusedMultiHeadAttention

@@ -126,6 +126,13 @@ def test_graph_uses_only_core_ops_and_four_tensorflow_text_ops(exported):
         "TFText>RoundRobinTrim"}
 
 
+def test_default_export_needs_no_xla(exported):
+    """TF Serving on CPU runs nothing XLA-compiled unless started with --xla_cpu_compilation_enabled."""
+    _, saved_model = exported
+    graph = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes()).meta_graphs[0]
+    assert not any(function.attr["_XlaMustCompile"].b for function in graph.graph_def.library.function)
+
+
 def test_bad_exports_are_refused(exported, tmp_path):
     model_dir, saved_model = exported
     with pytest.raises(ValueError, match="already exists"):

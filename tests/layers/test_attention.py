@@ -1,0 +1,114 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from electra_tf.layers.attention import FusedMultiHeadAttention, uncompiled_attention
+from electra_tf.layers.dropout import PhiloxDropout
+from electra_tf.models.builders import build_embeddings, build_encoder
+from tests.test_case import random_batch, tiny_config
+
+BATCH, LENGTH, HIDDEN = 3, 7, 8
+
+
+def twin_layers(dtype=None):
+    """A Keras `MultiHeadAttention` (its dropout a `PhiloxDropout`, as in the encoder) and a
+    `FusedMultiHeadAttention` with the same weights and dropout seed."""
+    layers = []
+    for cls in (keras.layers.MultiHeadAttention, FusedMultiHeadAttention):
+        layer = cls(num_heads=2, key_dim=4, dropout=0.3, seed=5, dtype=dtype)
+        layer.build((BATCH, LENGTH, HIDDEN), (BATCH, LENGTH, HIDDEN))
+        layer._dropout_layer.__class__ = PhiloxDropout
+        layers.append(layer)
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(scale=0.3, size=w.shape).astype("float32") for w in layers[0].get_weights()]
+    for layer in layers:
+        layer.set_weights(weights)
+    return layers
+
+
+def padding_attention_mask():
+    lengths = tf.constant([LENGTH, 4, 1])
+    padding = tf.sequence_mask(lengths, LENGTH)
+    return padding[:, None, :] & padding[:, :, None]  # [batch, target, source], as keras-hub merges it
+
+
+def outputs_and_gradients(layer, inputs, mask, training):
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = layer(inputs, inputs, attention_mask=mask, training=training)
+        loss = tf.reduce_sum(outputs * outputs)
+    return [outputs, *tape.gradient(loss, [inputs, *layer.trainable_weights])]
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("training", [False, True])
+def test_outputs_and_gradients_equal_keras_attention(compiled, training):
+    inputs = tf.random.normal((BATCH, LENGTH, HIDDEN), seed=1)
+    keras_layer, fused = twin_layers()
+    expected = outputs_and_gradients(keras_layer, inputs, padding_attention_mask(), training)
+    if compiled:
+        results = outputs_and_gradients(fused, inputs, padding_attention_mask(), training)
+    else:
+        with uncompiled_attention():
+            results = outputs_and_gradients(fused, inputs, padding_attention_mask(), training)
+    for keras_value, our_value in zip(expected, results):
+        np.testing.assert_allclose(our_value.numpy(), keras_value.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_mixed_bfloat16_matches_keras_to_bfloat16_precision():
+    inputs = tf.random.normal((BATCH, LENGTH, HIDDEN), seed=1)
+    keras_layer, fused = twin_layers(dtype="mixed_bfloat16")
+    expected = keras_layer(inputs, inputs, attention_mask=padding_attention_mask())
+    outputs = fused(inputs, inputs, attention_mask=padding_attention_mask())
+    assert outputs.dtype == expected.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(outputs, tf.float32).numpy(), tf.cast(expected, tf.float32).numpy(),
+                               rtol=2e-2, atol=2e-2)
+
+
+def test_dropout_draws_new_masks_each_call_as_keras_does():
+    inputs = tf.random.normal((BATCH, LENGTH, HIDDEN), seed=1)
+    keras_layer, fused = twin_layers()
+    for _ in range(2):  # the second call draws from the advanced seed state
+        expected = keras_layer(inputs, inputs, training=True)
+        outputs = fused(inputs, inputs, training=True)
+        np.testing.assert_allclose(outputs.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(fused(inputs, inputs, training=True), fused(inputs, inputs, training=True))
+
+
+def test_attention_scores_take_keras_path():
+    inputs = tf.random.normal((BATCH, LENGTH, HIDDEN), seed=1)
+    keras_layer, fused = twin_layers()
+    _, expected = keras_layer(inputs, inputs, return_attention_scores=True)
+    _, scores = fused(inputs, inputs, return_attention_scores=True)
+    np.testing.assert_allclose(scores.numpy(), expected.numpy(), atol=1e-6)
+
+
+def test_encoder_attention_is_fused_and_restores_from_config():
+    config = tiny_config()
+    encoder = build_encoder(config, build_embeddings(config), name="encoder")
+    batch = random_batch()
+    outputs = encoder(batch).numpy()
+    attention_layers = [sublayer for sublayer in encoder._flatten_layers()
+                        if isinstance(sublayer, keras.layers.MultiHeadAttention)]
+    assert len(attention_layers) == config.num_hidden_layers
+    assert all(type(layer) is FusedMultiHeadAttention for layer in attention_layers)
+    restored = keras.layers.deserialize(keras.layers.serialize(encoder))
+    restored(batch)
+    restored.set_weights(encoder.get_weights())
+    np.testing.assert_allclose(restored(batch).numpy(), outputs, atol=1e-6)
+
+
+def compiled_functions(layer) -> int:
+    """How many functions the traced call of `layer` hands to XLA."""
+    call = tf.function(lambda x: layer(x, x, training=True))
+    graph = call.get_concrete_function(tf.TensorSpec((BATCH, LENGTH, HIDDEN))).graph.as_graph_def()
+    return sum(function.attr["_XlaMustCompile"].b for function in graph.library.function)
+
+
+def test_attention_core_is_compiled_except_inside_uncompiled_attention():
+    _, fused = twin_layers()
+    assert compiled_functions(fused) == 1
+    with uncompiled_attention():
+        assert compiled_functions(fused) == 0
+    assert compiled_functions(fused) == 1
