@@ -21,9 +21,8 @@ Variants (`--variants`, all by default):
   float32_keras_einsum_dense  float32, no XLA, but the attention projections left as Keras's `EinsumDense`
                              (a batch matmul broadcasting the kernel over the batch on TensorFlow) instead
                              of the encoder's `TFEinsumDense` (`tf.einsum`: one matmul over all tokens).
-  float32_keras_attention    float32, no XLA, but the attention core left as Keras's `MultiHeadAttention`
-                             computes it (a dozen TensorFlow ops) instead of the encoder's
-                             `FusedMultiHeadAttention` (one XLA program).
+  float32_unfused            float32, no XLA, and the encoder's `xla_fused` functions (attention core, GELU)
+                             traced as plain TensorFlow ops, as an export traces them (`fusion.unfused`).
 
 How to read it: `tokens_per_s` = batch_size * seq_len / median step time; `ratio` = the variant's
 tokens_per_s / the float32 reference's, so 1.3 means 30% faster and 0.8 means 20% slower. Compare
@@ -44,6 +43,7 @@ Usage:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -60,8 +60,8 @@ import tensorflow as tf
 from electra_tf.config import PRESETS, ElectraConfig, generator_config
 from electra_tf.models import masking, pretrainer
 from electra_tf.layers import encoder
-from electra_tf.layers.attention import FusedMultiHeadAttention
 from electra_tf.layers.einsum_dense import TFEinsumDense
+from electra_tf.layers.fusion import unfused
 from electra_tf.models.generator import ElectraGenerator
 from common import device_name, matmul_peak_flops  # bench/common.py (the script's folder is on sys.path)
 from mfu import training_flops_per_token
@@ -72,7 +72,7 @@ class Variant:
     jit_compile: bool = False
     full_vocab_logits: bool = False  # the generator head at every position, then the masked slots gathered
     keras_einsum_dense: bool = False  # attention projections as Keras's EinsumDense, not TFEinsumDense
-    keras_attention: bool = False  # attention core as Keras's MultiHeadAttention, not FusedMultiHeadAttention
+    fused: bool = True  # `xla_fused` functions compiled by XLA (else traced as plain TensorFlow ops)
 
 
 VARIANTS: dict[str, Variant] = {
@@ -82,7 +82,7 @@ VARIANTS: dict[str, Variant] = {
     "mixed_bfloat16_xla": Variant("mixed_bfloat16", jit_compile=True),
     "float32_full_vocab_logits": Variant("float32", full_vocab_logits=True),
     "float32_keras_einsum_dense": Variant("float32", keras_einsum_dense=True),
-    "float32_keras_attention": Variant("float32", keras_attention=True),
+    "float32_unfused": Variant("float32", fused=False),
 }
 REFERENCE = "float32"
 MIN_STEPS = 3  # timed steps every variant gets, whatever --max_timed_s says
@@ -151,10 +151,9 @@ def build(config: ElectraConfig, dataset: tf.data.Dataset, variant: Variant) -> 
     try:
         generator_class = FullVocabLogitsGenerator if variant.full_vocab_logits else ElectraGenerator
         projection_class = keras.layers.EinsumDense if variant.keras_einsum_dense else TFEinsumDense
-        attention_class = keras.layers.MultiHeadAttention if variant.keras_attention else FusedMultiHeadAttention
         with (mock.patch.object(pretrainer, "ElectraGenerator", generator_class),
               mock.patch.object(encoder, "TFEinsumDense", projection_class),
-              mock.patch.object(encoder, "FusedMultiHeadAttention", attention_class)):  # built in fit's first step
+              contextlib.nullcontext() if variant.fused else unfused()):  # built and traced in fit's first step
             model = pretrainer.ElectraPretrainer(config, seed=FLAGS.seed)
             model.compile(optimizer=keras.optimizers.AdamW(1e-4), jit_compile=variant.jit_compile)
             start = time.perf_counter()

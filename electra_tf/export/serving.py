@@ -60,7 +60,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from electra_tf.inputs import INPUT_KEYS
-from electra_tf.layers.attention import uncompiled_attention
+from electra_tf.layers.fusion import unfused
 from electra_tf.models.directory import read_task_info
 from electra_tf.models.registry import model_class
 from electra_tf.models.tagging import entity_chunks, label_tables, last_piece_of_word, window_piece_values
@@ -323,7 +323,7 @@ def export_model(model: keras.Model, export_dir: str | os.PathLike, version: int
                  jit_compile: bool = False) -> pathlib.Path:
     """Exports `model` (with its preprocessor) to `export_dir/<version>/`, the next version by default; with
     `jit_compile` the served forward pass runs with XLA (`ServingModule.model_outputs`), without it nothing in
-    the SavedModel needs XLA (the encoder's attention is traced uncompiled)."""
+    the SavedModel needs XLA (`xla_fused` functions are traced unfused)."""
     if model.TASK_TYPE not in SERVING_MODULES:
         raise ValueError(f"No serving module for {model.TASK_TYPE!r} models; exported kinds: "
                          f"{', '.join(sorted(SERVING_MODULES))}.")
@@ -336,7 +336,7 @@ def export_model(model: keras.Model, export_dir: str | os.PathLike, version: int
     staging = pathlib.Path(tempfile.mkdtemp(dir=target.parent))
     try:
         # saving copies the asset files into assets/; TF Serving on CPU runs no XLA unless told to
-        with tempfile.TemporaryDirectory() as asset_dir, uncompiled_attention():
+        with tempfile.TemporaryDirectory() as asset_dir, unfused():
             module = SERVING_MODULES[model.TASK_TYPE](model, pathlib.Path(asset_dir), jit_compile)
             tf.saved_model.save(module, str(staging), signatures=module.signatures())
         _set_method_names(staging, module.method_names())

@@ -7,28 +7,41 @@ import math
 import keras
 import tensorflow as tf
 
+from electra_tf.layers.fusion import xla_fused
+
 SQRT_HALF = math.sqrt(0.5)
 INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
 def gelu(x: tf.Tensor) -> tf.Tensor:
-    """x * Phi(x), Phi the standard normal CDF: Keras's `gelu(approximate=False)`, the same float32 values.
+    """x * Phi(x), Phi the standard normal CDF: Keras's `gelu(approximate=False)`.
 
     Under mixed_bfloat16 TensorFlow's CPU erfc has no vectorised bfloat16 kernel (GELU was 15% of a
     bfloat16 pre-training step), so this computes in float32 and casts the result back. The gradient
-    Phi(x) + x * phi(x) is written out rather than derived through erfc: fewer ops in the backward pass.
+    Phi(x) + x * phi(x) is written out rather than derived through erfc. Value and gradient each run as one
+    XLA program (`xla_fused`; XLA's erfc is within 3e-7 of TensorFlow's): TensorFlow would make five passes
+    over the [batch, length, intermediate] activations for the value and as many again for the gradient.
+    ELECTRA-Small's [32, 128, 1024] on 2 CPU cores: forward and backward 42 -> 24 ms.
     """
 
     @tf.custom_gradient
     def forward(x):
-        x32 = tf.cast(x, tf.float32)
-        cdf = 0.5 * tf.math.erfc(-x32 * SQRT_HALF)
-
-        def backward(upstream):
-            pdf = tf.exp(-0.5 * tf.square(x32)) * INV_SQRT_2PI
-            return tf.cast(tf.cast(upstream, tf.float32) * (cdf + x32 * pdf), x.dtype)
-
-        return tf.cast(x32 * cdf, x.dtype), backward
+        return gelu_value(x), lambda upstream: gelu_gradient(x, upstream)
 
     return forward(x)
+
+
+@xla_fused
+def gelu_value(x: tf.Tensor) -> tf.Tensor:
+    x32 = tf.cast(x, tf.float32)
+    return tf.cast(x32 * (0.5 * tf.math.erfc(-x32 * SQRT_HALF)), x.dtype)
+
+
+@xla_fused
+def gelu_gradient(x: tf.Tensor, upstream: tf.Tensor) -> tf.Tensor:
+    """upstream * (Phi(x) + x * phi(x))."""
+    x32 = tf.cast(x, tf.float32)
+    cdf = 0.5 * tf.math.erfc(-x32 * SQRT_HALF)
+    pdf = tf.exp(-0.5 * tf.square(x32)) * INV_SQRT_2PI
+    return tf.cast(tf.cast(upstream, tf.float32) * (cdf + x32 * pdf), x.dtype)

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator
-
 import keras
 import tensorflow as tf
 
 from electra_tf.layers.dropout import dropout
+from electra_tf.layers.fusion import xla_fused
 
-_compile_attention = True  # read when a model's call is traced; see `uncompiled_attention`
 
-
+@xla_fused
 def attention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, mask: tf.Tensor | None, scale: float,
               rate: float, seed: tf.Tensor | None) -> tf.Tensor:
     """Scaled dot-product attention over projected heads: what `MultiHeadAttention._compute_attention`
     computes for rank-4 inputs, with the same masked softmax and the same dropout masks as the encoder's
-    `PhiloxDropout`.
+    `PhiloxDropout`; one XLA program (`xla_fused`).
 
     Args:
         query: [batch, target, heads, head_size]; key, value: [batch, source, heads, head_size].
@@ -41,25 +38,6 @@ def attention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, mask: tf.Tenso
     if seed is not None:
         probabilities = dropout(probabilities, rate, seed)
     return tf.einsum("acbe,aecd->abcd", probabilities, value)
-
-
-# One program per input shape and dtype, shared by every layer of every model in the process.
-compiled_attention = tf.function(attention, jit_compile=True)
-
-
-@contextlib.contextmanager
-def uncompiled_attention() -> Iterator[None]:
-    """Within it, models traced run their attention without XLA.
-
-    For SavedModels served by TF Serving, which on CPU runs nothing compiled unless started with
-    `--xla_cpu_compilation_enabled`: a default export must not need it.
-    """
-    global _compile_attention
-    previous, _compile_attention = _compile_attention, False
-    try:
-        yield
-    finally:
-        _compile_attention = previous
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
@@ -89,5 +67,4 @@ class FusedMultiHeadAttention(keras.layers.MultiHeadAttention):
             return super()._compute_attention(query, key, value, attention_mask, training,
                                               return_attention_scores, use_causal_mask)
         seed = self._dropout_layer.seed_generator.next() if training and self._dropout > 0 else None
-        core = compiled_attention if _compile_attention else attention
-        return core(query, key, value, attention_mask, self._inverse_sqrt_key_dim, self._dropout, seed), None
+        return attention(query, key, value, attention_mask, self._inverse_sqrt_key_dim, self._dropout, seed), None

@@ -1,19 +1,42 @@
+import contextlib
+
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from electra_tf.layers.activations import gelu
+from electra_tf.layers.fusion import unfused
 
 POINTS = tf.constant(np.linspace(-8, 8, 4001), tf.float32)
 
 
-def test_gelu_equals_keras_exact_gelu_and_its_gradient():
-    with tf.GradientTape(persistent=True) as tape:
+@pytest.mark.parametrize("fused", [True, False])
+def test_gelu_equals_keras_exact_gelu_and_its_gradient(fused):
+    with tf.GradientTape(persistent=True) as tape, contextlib.nullcontext() if fused else unfused():
         tape.watch(POINTS)
         ours, reference = gelu(POINTS), keras.activations.gelu(POINTS, approximate=False)
-    np.testing.assert_array_equal(ours.numpy(), reference.numpy())
+    if fused:  # XLA's erfc is not TensorFlow's
+        np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-6, atol=3e-7)
+    else:
+        np.testing.assert_array_equal(ours.numpy(), reference.numpy())
     np.testing.assert_allclose(tape.gradient(ours, POINTS).numpy(), tape.gradient(reference, POINTS).numpy(),
                                atol=1e-6)
+
+
+def test_gelu_value_and_gradient_are_compiled_except_when_unfused():
+    def compiled_functions():
+        def value_and_gradient(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = gelu(x)
+            return y, tape.gradient(y, x)
+        graph = tf.function(value_and_gradient).get_concrete_function(tf.TensorSpec([None])).graph.as_graph_def()
+        return sum(function.attr["_XlaMustCompile"].b for function in graph.library.function)
+
+    assert compiled_functions() == 2
+    with unfused():
+        assert compiled_functions() == 0
 
 
 def test_gelu_in_bfloat16_is_the_float32_value_rounded():

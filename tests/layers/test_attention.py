@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf.layers.attention import FusedMultiHeadAttention, uncompiled_attention
+from electra_tf.layers.attention import FusedMultiHeadAttention
 from electra_tf.layers.dropout import PhiloxDropout
+from electra_tf.layers.fusion import unfused
 from electra_tf.models.builders import build_embeddings, build_encoder
 from tests.test_case import random_batch, tiny_config
 
@@ -50,7 +51,7 @@ def test_outputs_and_gradients_equal_keras_attention(compiled, training):
     if compiled:
         results = outputs_and_gradients(fused, inputs, padding_attention_mask(), training)
     else:
-        with uncompiled_attention():
+        with unfused():
             results = outputs_and_gradients(fused, inputs, padding_attention_mask(), training)
     for keras_value, our_value in zip(expected, results):
         np.testing.assert_allclose(our_value.numpy(), keras_value.numpy(), rtol=1e-5, atol=1e-5)
@@ -106,9 +107,9 @@ def compiled_functions(layer) -> int:
     return sum(function.attr["_XlaMustCompile"].b for function in graph.library.function)
 
 
-def test_attention_core_is_compiled_except_inside_uncompiled_attention():
+def test_attention_core_is_compiled_except_when_unfused():
     _, fused = twin_layers()
     assert compiled_functions(fused) == 1
-    with uncompiled_attention():
+    with unfused():
         assert compiled_functions(fused) == 0
     assert compiled_functions(fused) == 1

@@ -1,0 +1,42 @@
+"""`xla_fused`: small functions that run as one XLA program inside models TensorFlow otherwise runs op by op."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Callable, Iterator
+
+import tensorflow as tf
+
+_fusing = True  # read when a caller is traced (or runs eagerly); see `unfused`
+
+
+def xla_fused(function: Callable) -> Callable:
+    """Decorator: `function` runs as one XLA program (compiled once per input shape and dtype, shared by every
+    caller in the process), or as its plain TensorFlow ops inside `unfused()`.
+
+    On CPU, TensorFlow runs each op of a chain of elementwise ops or small batch matmuls on its own, a pass over
+    memory each; XLA fuses the chain. The large matmuls stay outside, where oneDNN runs them faster than XLA.
+    """
+    compiled = tf.function(function, jit_compile=True)
+
+    @functools.wraps(function)
+    def run(*args):
+        return compiled(*args) if _fusing else function(*args)
+
+    return run
+
+
+@contextlib.contextmanager
+def unfused() -> Iterator[None]:
+    """Within it, `xla_fused` functions traced or run are plain TensorFlow ops.
+
+    For SavedModels served by TF Serving, which on CPU runs nothing XLA-compiled unless started with
+    `--xla_cpu_compilation_enabled`: a default export must not need it.
+    """
+    global _fusing
+    previous, _fusing = _fusing, False
+    try:
+        yield
+    finally:
+        _fusing = previous
