@@ -34,6 +34,7 @@ def gelu(x: tf.Tensor) -> tf.Tensor:
 
 @xla_fused
 def gelu_value(x: tf.Tensor) -> tf.Tensor:
+    """x * Phi(x), computed in float32."""
     x32 = tf.cast(x, tf.float32)
     return tf.cast(x32 * (0.5 * tf.math.erfc(-x32 * SQRT_HALF)), x.dtype)
 

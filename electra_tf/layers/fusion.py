@@ -18,7 +18,9 @@ def xla_fused(function: Callable) -> Callable:
     On CPU, TensorFlow runs each op of a chain of elementwise ops or small batch matmuls on its own, a pass over
     memory each; XLA fuses the chain. The large matmuls stay outside, where oneDNN runs them faster than XLA.
     """
-    compiled = tf.function(function, jit_compile=True)
+    # Traced for general shapes after the first few (XLA still compiles for each concrete one), so varying
+    # batch shapes do not retrace it without bound.
+    compiled = tf.function(function, jit_compile=True, reduce_retracing=True)
 
     @functools.wraps(function)
     def run(*args):

@@ -6,8 +6,6 @@ import tensorflow as tf
 from electra_tf.layers.attention import FusedMultiHeadAttention
 from electra_tf.layers.dropout import PhiloxDropout
 from electra_tf.layers.fusion import unfused
-from electra_tf.models.builders import build_embeddings, build_encoder
-from tests.test_case import random_batch, tiny_config
 
 BATCH, LENGTH, HIDDEN = 3, 7, 8
 
@@ -83,21 +81,6 @@ def test_attention_scores_take_keras_path():
     _, expected = keras_layer(inputs, inputs, return_attention_scores=True)
     _, scores = fused(inputs, inputs, return_attention_scores=True)
     np.testing.assert_allclose(scores.numpy(), expected.numpy(), atol=1e-6)
-
-
-def test_encoder_attention_is_fused_and_restores_from_config():
-    config = tiny_config()
-    encoder = build_encoder(config, build_embeddings(config), name="encoder")
-    batch = random_batch()
-    outputs = encoder(batch).numpy()
-    attention_layers = [sublayer for sublayer in encoder._flatten_layers()
-                        if isinstance(sublayer, keras.layers.MultiHeadAttention)]
-    assert len(attention_layers) == config.num_hidden_layers
-    assert all(type(layer) is FusedMultiHeadAttention for layer in attention_layers)
-    restored = keras.layers.deserialize(keras.layers.serialize(encoder))
-    restored(batch)
-    restored.set_weights(encoder.get_weights())
-    np.testing.assert_allclose(restored(batch).numpy(), outputs, atol=1e-6)
 
 
 def compiled_functions(layer) -> int:

@@ -4,8 +4,6 @@ import pytest
 import tensorflow as tf
 
 from electra_tf.layers.einsum_dense import TFEinsumDense
-from electra_tf.models.builders import build_embeddings, build_encoder
-from tests.test_case import random_batch, tiny_config
 
 # Keras's MultiHeadAttention projections: query/key/value, then the output.
 EQUATIONS = [("abc,cde->abde", (None, 3, 4), "de", (2, 5, 6)),
@@ -41,18 +39,3 @@ def test_outputs_and_gradients_equal_keras_einsum_dense(equation, output_shape, 
         results.append([outputs, *tape.gradient(loss, [inputs, *layer.trainable_weights])])
     for keras_value, our_value in zip(*results):
         np.testing.assert_allclose(our_value.numpy(), keras_value.numpy(), rtol=1e-5, atol=1e-5)
-
-
-def test_encoder_projections_use_tf_einsum_and_restore_from_config():
-    config = tiny_config()
-    encoder = build_encoder(config, build_embeddings(config), name="encoder")
-    batch = random_batch()
-    outputs = encoder(batch).numpy()
-    projections = [sublayer for sublayer in encoder._flatten_layers()
-                   if isinstance(sublayer, keras.layers.EinsumDense)]
-    assert len(projections) == 4 * config.num_hidden_layers
-    assert all(type(projection) is TFEinsumDense for projection in projections)
-    restored = keras.layers.deserialize(keras.layers.serialize(encoder))
-    restored(batch)
-    restored.set_weights(encoder.get_weights())
-    np.testing.assert_allclose(restored(batch).numpy(), outputs, atol=1e-6)

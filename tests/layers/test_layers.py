@@ -1,7 +1,10 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from electra_tf.layers.attention import FusedMultiHeadAttention
+from electra_tf.layers.einsum_dense import TFEinsumDense
 from electra_tf.layers.embeddings import ElectraEmbeddings
 from electra_tf.layers.encoder import ElectraEncoder
 from electra_tf.layers.heads import DiscriminatorHead, GeneratorHead
@@ -79,3 +82,19 @@ def test_token_id_outside_the_vocabulary_is_refused():
     batch["token_ids"][0, 1] = config.vocab_size + 5
     with pytest.raises(tf.errors.InvalidArgumentError, match="vocab_size"):
         encoder(batch)
+
+
+@pytest.mark.parametrize("keras_class,our_class,per_block", [
+    (keras.layers.EinsumDense, TFEinsumDense, 4), (keras.layers.MultiHeadAttention, FusedMultiHeadAttention, 1)])
+def test_encoder_swaps_in_its_fast_sublayers_and_restores_from_config(keras_class, our_class, per_block):
+    config = tiny_config()
+    encoder = build_encoder(config, build_embeddings(config), name="encoder")
+    batch = random_batch()
+    outputs = encoder(batch).numpy()
+    swapped = [sublayer for sublayer in encoder._flatten_layers() if isinstance(sublayer, keras_class)]
+    assert len(swapped) == per_block * config.num_hidden_layers
+    assert all(type(sublayer) is our_class for sublayer in swapped)
+    restored = keras.layers.deserialize(keras.layers.serialize(encoder))
+    restored(batch)
+    restored.set_weights(encoder.get_weights())
+    np.testing.assert_allclose(restored(batch).numpy(), outputs, atol=1e-6)
