@@ -117,6 +117,11 @@ def serve_in_fresh_process(saved_model: pathlib.Path, inputs: dict[str, list], s
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def xla_compiled_functions(graph_def) -> int:
+    """How many functions of a `GraphDef`'s library (a traced function's, or a SavedModel's) XLA must compile."""
+    return sum(function.attr["_XlaMustCompile"].b for function in graph_def.library.function)
+
+
 PLACES = {"England", "France", "London", "Paris", "Rome", "America", "Bath", "Lyme", "Uppercross", "Kellynch"}
 PEOPLE = {"Anne", "Alice", "Elliot", "Wentworth", "Russell", "Walter", "Charles", "Musgrove", "Mary", "Louisa",
           "Flambeau", "Elizabeth", "Harville", "Benwick", "Henrietta"}

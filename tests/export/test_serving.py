@@ -15,7 +15,7 @@ from electra_tf.export.serving import export_model, export_model_directory, next
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.text import SAMPLE_VOCAB_FILE, WordPieceTokenizer
-from tests.test_case import serve_in_fresh_process, tiny_config
+from tests.test_case import serve_in_fresh_process, tiny_config, xla_compiled_functions
 
 LABELS = ["negative", "neutral", "positive"]
 TEXTS = ["a wonderful, moving film", "", "dull " * 400, "café naïve déjà vu", "中文文本测试，很好", "ok"]
@@ -130,7 +130,7 @@ def test_default_export_needs_no_xla(exported):
     """TF Serving on CPU runs nothing XLA-compiled unless started with --xla_cpu_compilation_enabled."""
     _, saved_model = exported
     graph = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes()).meta_graphs[0]
-    assert not any(function.attr["_XlaMustCompile"].b for function in graph.graph_def.library.function)
+    assert xla_compiled_functions(graph.graph_def) == 0
 
 
 def test_bad_exports_are_refused(exported, tmp_path):
@@ -170,7 +170,7 @@ def test_jit_compiled_export_answers_like_keras_in_a_fresh_process(exported, tmp
     assert result.returncode == 0, result.stderr[-2000:]
     saved_model = tmp_path / "xla" / "1"
     graph = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes()).meta_graphs[0]
-    assert any(function.attr["_XlaMustCompile"].b for function in graph.graph_def.library.function)
+    assert xla_compiled_functions(graph.graph_def) > 0
     expected = tf.nn.softmax(ElectraClassifier.from_pretrained(model_dir)(TEXTS)).numpy()
     for texts, wanted in ((TEXTS, expected), (TEXTS[:1], expected[:1])):  # 6 texts run as a batch of 8
         answer = serve_in_fresh_process(saved_model, {"text": texts})

@@ -1,3 +1,5 @@
+import contextlib
+
 import keras
 import numpy as np
 import pytest
@@ -6,6 +8,7 @@ import tensorflow as tf
 from electra_tf.layers.attention import FusedMultiHeadAttention
 from electra_tf.layers.dropout import PhiloxDropout
 from electra_tf.layers.fusion import unfused
+from tests.test_case import xla_compiled_functions
 
 BATCH, LENGTH, HIDDEN = 3, 7, 8
 
@@ -40,17 +43,14 @@ def outputs_and_gradients(layer, inputs, mask, training):
     return [outputs, *tape.gradient(loss, [inputs, *layer.trainable_weights])]
 
 
-@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("training", [False, True])
-def test_outputs_and_gradients_equal_keras_attention(compiled, training):
+def test_outputs_and_gradients_equal_keras_attention(fused, training):
     inputs = tf.random.normal((BATCH, LENGTH, HIDDEN), seed=1)
-    keras_layer, fused = twin_layers()
+    keras_layer, ours = twin_layers()
     expected = outputs_and_gradients(keras_layer, inputs, padding_attention_mask(), training)
-    if compiled:
-        results = outputs_and_gradients(fused, inputs, padding_attention_mask(), training)
-    else:
-        with unfused():
-            results = outputs_and_gradients(fused, inputs, padding_attention_mask(), training)
+    with contextlib.nullcontext() if fused else unfused():
+        results = outputs_and_gradients(ours, inputs, padding_attention_mask(), training)
     for keras_value, our_value in zip(expected, results):
         np.testing.assert_allclose(our_value.numpy(), keras_value.numpy(), rtol=1e-5, atol=1e-5)
 
@@ -86,8 +86,8 @@ def test_attention_scores_take_keras_path():
 def compiled_functions(layer) -> int:
     """How many functions the traced call of `layer` hands to XLA."""
     call = tf.function(lambda x: layer(x, x, training=True))
-    graph = call.get_concrete_function(tf.TensorSpec((BATCH, LENGTH, HIDDEN))).graph.as_graph_def()
-    return sum(function.attr["_XlaMustCompile"].b for function in graph.library.function)
+    graph = call.get_concrete_function(tf.TensorSpec((BATCH, LENGTH, HIDDEN))).graph
+    return xla_compiled_functions(graph.as_graph_def())
 
 
 def test_attention_core_is_compiled_except_when_unfused():
