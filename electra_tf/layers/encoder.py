@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import keras
 import keras_hub
+import tensorflow as tf
 
 from electra_tf.layers.activations import gelu
-from electra_tf.layers.attention import FusedMultiHeadAttention
+from electra_tf.layers.attention import FusedMultiHeadAttention, attention
 from electra_tf.layers.dropout import PhiloxDropout
 from electra_tf.layers.einsum_dense import TFEinsumDense
 from electra_tf.layers.embeddings import ElectraEmbeddings
+from electra_tf.layers.packing import PackedTokens, packing_pays_off
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
@@ -22,7 +24,9 @@ class ElectraEncoder(keras.layers.Layer):
     are keras-hub `TransformerEncoder`s with exact erf GELU and LayerNorm epsilon 1e-12, which match
     the original layer for layer; their dropout layers become `PhiloxDropout`s (fast under XLA too), their
     attention projections `TFEinsumDense`s (twice as fast on CPU) and their attention
-    `FusedMultiHeadAttention`s (the core compiled by XLA), see `use_fast_sublayers`.
+    `FusedMultiHeadAttention`s (the core compiled by XLA), see `use_fast_sublayers`. At inference outside
+    XLA the blocks skip padding: they run on the real tokens packed into one row (`PackedTokens`,
+    `packed_block`), the same outputs at real positions, zeros at padding.
 
     Args:
         embeddings: `ElectraEmbeddings`. The embeddings layer (shared or not).
@@ -111,12 +115,25 @@ class ElectraEncoder(keras.layers.Layer):
             `sequence_output`, a float tensor [batch_size, sequence_length, hidden_size].
         """
         x = self.embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
+        padding_mask = inputs["padding_mask"]
+        if not training and packing_pays_off():
+            return self.packed_call(x, padding_mask)
         if self.embeddings_projection is not None:
             x = self.embeddings_projection(x)
-        padding_mask = inputs["padding_mask"]
         for layer in self.transformer_layers:
             x = layer(x, padding_mask=padding_mask, training=training)
         return x
+
+    def packed_call(self, embedded, padding_mask):
+        """`call` at inference from the embeddings on, on the real tokens only (padding positions: zeros)."""
+        tokens = PackedTokens(padding_mask)
+        x = tokens.pack(embedded)
+        if self.embeddings_projection is not None:
+            x = self.embeddings_projection(x)
+        attention_mask = tf.cast(padding_mask, tf.bool)[:, None, :]  # [batch, target (any), source]
+        for layer in self.transformer_layers:
+            x = packed_block(layer, x, tokens, attention_mask)
+        return tokens.unpack_with_zero_padding(x)
 
     def standalone_weights(self) -> list:
         """The weights (`get_weights` order) of an encoder with plain embeddings of its own that computes what this
@@ -146,6 +163,19 @@ class ElectraEncoder(keras.layers.Layer):
     def from_config(cls, config):
         config = dict(config, embeddings=keras.layers.deserialize(config["embeddings"]))
         return cls(**config)
+
+
+def packed_block(block: keras_hub.layers.TransformerEncoder, x: tf.Tensor, tokens: PackedTokens,
+                 attention_mask: tf.Tensor) -> tf.Tensor:
+    """What the post-LayerNorm `block` computes at inference (no dropout), on packed tokens [1, tokens, hidden]:
+    its own sublayers (adapters included) on the packed tokens, the attention core on the padded layout."""
+    self_attention = block._self_attention_layer  # keras-hub keeps its sublayers private (pinned version)
+    query, key, value = (tokens.unpack(projection(x)) for projection in (
+        self_attention._query_dense, self_attention._key_dense, self_attention._value_dense))
+    context = attention(query, key, value, attention_mask, self_attention._inverse_sqrt_key_dim, 0.0, None)
+    x = block._self_attention_layer_norm(x + self_attention._output_dense(tokens.pack(context)))
+    feedforward = block._feedforward_output_dense(block._feedforward_intermediate_dense(x))
+    return block._feedforward_layer_norm(x + feedforward)
 
 
 def use_fast_sublayers(layer: keras.layers.Layer) -> None:
