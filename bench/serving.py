@@ -27,7 +27,8 @@ How to read it: `ratios` compares saved_model with each Keras path. For latency 
 ms (below 1: the SavedModel answers sooner); for throughput SavedModel examples/s / Keras examples/s (above
 1: the SavedModel is faster). `tokenization_share` divides the preprocessor's p50 latency and batch time by
 the full path's (the tf.function preprocessor for saved_model and keras_tf_function, the eager one for
-keras_eager). Every row is padded to `--max_length`, so the model's cost does not depend on the text's length;
+keras_eager). A batch is padded to its longest text (rounded up to 16) and the model skips that padding too
+(packed inference), so the cost follows the texts' lengths;
 `mean_tokens` is the mean length of the batch-1 texts, [CLS] and [SEP] included. `max_abs_diff_probabilities`
 compares the SavedModel's probabilities with the softmax of the Keras logits on one batch: 0 or about 1e-6,
 else the export is wrong. Compare numbers from one run only: other jobs on the machine move them.
