@@ -66,5 +66,9 @@ class FusedMultiHeadAttention(keras.layers.MultiHeadAttention):
         if return_attention_scores or use_causal_mask or len(query.shape) != 4 or self._attention_axes != (1,):
             return super()._compute_attention(query, key, value, attention_mask, training,
                                               return_attention_scores, use_causal_mask)
-        seed = self._dropout_layer.seed_generator.next() if training and self._dropout > 0 else None
-        return attention(query, key, value, attention_mask, self._inverse_sqrt_key_dim, self._dropout, seed), None
+        return attention(query, key, value, attention_mask, self._inverse_sqrt_key_dim, self._dropout,
+                         self.dropout_seed(training)), None
+
+    def dropout_seed(self, training) -> tf.Tensor | None:
+        """The attention dropout's next stateless seed when training with dropout, else None (no dropout)."""
+        return self._dropout_layer.seed_generator.next() if training and self._dropout > 0 else None

@@ -22,9 +22,9 @@ def build_embeddings(config: ElectraConfig, name: str = "embeddings") -> Electra
 
 
 def build_encoder(config: ElectraConfig, embeddings: ElectraEmbeddings | None = None,
-                  name: str = "encoder") -> ElectraEncoder:
+                  name: str = "encoder", pack_in_training: bool = True) -> ElectraEncoder:
     """An encoder of `config`'s size over `embeddings` (which may be shared with another encoder; new ones by
-    default)."""
+    default). `pack_in_training`: as `ElectraEncoder` takes it (pre-training models pass False)."""
     if config.attention_probs_dropout_prob != config.hidden_dropout_prob:
         # keras-hub's TransformerEncoder has one rate for both; refuse rather than silently use one.
         raise ValueError(
@@ -39,5 +39,6 @@ def build_encoder(config: ElectraConfig, embeddings: ElectraEmbeddings | None = 
         dropout=config.hidden_dropout_prob,
         layer_norm_epsilon=config.layer_norm_eps,
         initializer_range=config.initializer_range,
+        pack_in_training=pack_in_training,
         name=name,
     )

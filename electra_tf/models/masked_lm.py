@@ -67,8 +67,8 @@ class MaskedLMPretrainer(MaskingPretrainer):
 
     def __init__(self, config: ElectraConfig, seed: int = 0, grad_accum_steps: int = 1, **kwargs):
         super().__init__(config, seed=seed, grad_accum_steps=grad_accum_steps, **kwargs)
-        self.masked_lm = ElectraGenerator(config, encoder=build_encoder(config), dtype=self.dtype_policy,
-                                          name="masked_lm")
+        self.masked_lm = ElectraGenerator(config, encoder=build_encoder(config, pack_in_training=False),
+                                          dtype=self.dtype_policy, name="masked_lm")  # full sequences
         self.build(ANY_LENGTH_INPUTS)
 
     @property

@@ -268,10 +268,13 @@ class ElectraPretrainer(MaskingPretrainer):
             generator_embeddings = build_embeddings(small, name="generator_embeddings")
         elif config.embedding_sharing == "gdes":
             discriminator_embeddings = DisentangledEmbeddings(self.embeddings, name="disentangled_embeddings")
-        self.generator = ElectraGenerator(small, encoder=build_encoder(small, generator_embeddings),
-                                          dtype=self.dtype_policy, name="generator")
-        self.discriminator = ElectraDiscriminator(config, encoder=build_encoder(config, discriminator_embeddings),
-                                                  dtype=self.dtype_policy, name="discriminator")
+        # Pre-training batches are full sequences: nothing for packing to skip (`ElectraEncoder`).
+        self.generator = ElectraGenerator(
+            small, encoder=build_encoder(small, generator_embeddings, pack_in_training=False),
+            dtype=self.dtype_policy, name="generator")
+        self.discriminator = ElectraDiscriminator(
+            config, encoder=build_encoder(config, discriminator_embeddings, pack_in_training=False),
+            dtype=self.dtype_policy, name="discriminator")
         mean = keras.metrics.Mean
         self.sampled_mlm_accuracy = mean(name="sampled_mlm_accuracy")
         self.rtd_loss_tracker = mean(name="rtd_loss")

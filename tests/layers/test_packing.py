@@ -53,3 +53,42 @@ def test_xla_runs_the_padded_blocks():
     mask = batch["padding_mask"].astype(bool)
     np.testing.assert_allclose(compiled[mask], padded_reference(encoder, batch)[mask], atol=1e-5)
     assert compiled[~mask].any()  # padding positions computed, not scattered zeros
+
+
+def outputs_and_gradients(encoder, batch, compute):
+    mask = batch["padding_mask"].astype(bool)
+    weights = tf.random.stateless_normal([*mask.shape, encoder.hidden_size], [1, 2])
+    with tf.GradientTape() as tape:
+        outputs = compute()
+        loss = tf.reduce_sum(tf.boolean_mask(outputs * weights, mask))
+    gradients = tape.gradient(loss, encoder.trainable_weights)  # the embeddings': IndexedSlices
+    return [tf.boolean_mask(outputs, mask), *map(tf.convert_to_tensor, gradients)]
+
+
+def test_packed_training_equals_the_padded_blocks_in_value_and_gradient():
+    config = tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    encoder = build_encoder(config, build_embeddings(config))
+    batch = random_batch(batch_size=3, sequence_length=10, lengths=[10, 6, 3], seed=5)
+    encoder(batch)
+    packed = outputs_and_gradients(encoder, batch, lambda: encoder(batch, training=True))
+    padded = outputs_and_gradients(encoder, batch, lambda: padded_training(encoder, batch))
+    for ours, expected in zip(packed, padded):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(expected), rtol=2e-5, atol=1e-5)  # sums of ~1e2
+
+
+def padded_training(encoder, batch):
+    x = encoder.embeddings_projection(encoder.embeddings(batch["token_ids"], batch["segment_ids"], training=True))
+    for layer in encoder.transformer_layers:
+        x = layer(x, padding_mask=batch["padding_mask"], training=True)
+    return x
+
+
+def test_pre_training_encoders_train_on_the_padded_layout():
+    config = tiny_config()
+    batch = random_batch(batch_size=3, sequence_length=10, lengths=[10, 6, 3], seed=5)
+    padding = ~batch["padding_mask"].astype(bool)
+    for pack_in_training, padding_zero in ((True, True), (False, False)):
+        encoder = build_encoder(config, build_embeddings(config), pack_in_training=pack_in_training)
+        outputs = encoder(batch, training=True).numpy()
+        assert (not outputs[padding].any()) == padding_zero
+        assert type(encoder).from_config(encoder.get_config()).pack_in_training == pack_in_training
