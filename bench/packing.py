@@ -14,7 +14,7 @@ Per workload: the median seconds over `--rounds` passes of its batches for each 
 padding positions' share of the batches), and `speedup` = padded / packed (above 1: packing is faster).
 
 Usage:
-  python bench/packing.py > packing.json                     # about 4 minutes on 2 CPU cores
+  python bench/packing.py > bench/results/packing.json       # ELECTRA-Small, about 11 minutes on 2 CPU cores
   python bench/packing.py --config=tiny --batches=2 --rounds=1   # quick check
 """
 
