@@ -14,8 +14,9 @@ Workloads (random weights of the `--config` preset, the bundled 8000-token vocab
   pretrain_released         the same with the released Small++ generator (as wide as the discriminator).
   finetune                  one sequence-classification training step at fixed length (batch x seq_len).
   sst2_epoch                fine-tuning over the first `--sst2_examples` SST-2 train sentences, batch 32:
-                            electra_tf pads each batch to its longest (rounded up to 16); Hugging Face as
-                            `run_glue.py`'s defaults do (every example padded to 128).
+                            electra_tf pads each batch to its longest (rounded up to 16) and its encoder
+                            skips that padding (packed tokens, as everywhere outside XLA but pre-training);
+                            Hugging Face as `run_glue.py`'s defaults do (every example padded to 128).
   inference                 encoder + classification head, forward only, batch x seq_len.
   serving_batch1, serving_batch32   SST-2 dev sentences as raw text: electra_tf's exported SavedModel
                             (`serving_default`: tokenization, model, softmax in the graph) against a Hugging
