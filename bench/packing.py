@@ -71,11 +71,11 @@ def padded(step: Callable) -> Callable:
     return run_padded
 
 
-def sst2_batches(model: ElectraClassifier, split: str, shuffle: bool) -> list:
+def sst2_batches(preprocessor: ElectraPreprocessor, split: str, shuffle: bool) -> list:
     data = read_glue_tsv("sst2", FLAGS.glue_dir, split)
     count = 32 * FLAGS.batches
     split_data = GlueSplit((data.texts[0][:count],), np.asarray(data.labels[:count], "int32"))
-    return list(glue_dataset(split_data, model.preprocessor, 32, shuffle=shuffle, seed=0))
+    return list(glue_dataset(split_data, preprocessor, 32, shuffle=shuffle, seed=0))
 
 
 def full_batches() -> list:
@@ -121,11 +121,11 @@ def main(argv: list[str]) -> None:
     tokenizer = WordPieceTokenizer(SAMPLE_VOCAB_FILE)
     config = ElectraConfig.from_preset(FLAGS.config, vocab_size=tokenizer.vocab_size)
     models = {name: classifier(config, tokenizer) for name in ("packed", "padded")}
-    preprocessor_model = models["packed"]
+    preprocessor = models["packed"].preprocessor
     results = {}
     for name, batches, training in (
-            ("inference_sst2_dev", sst2_batches(preprocessor_model, "dev", shuffle=False), False),
-            ("finetune_sst2_train", sst2_batches(preprocessor_model, "train", shuffle=True), True),
+            ("inference_sst2_dev", sst2_batches(preprocessor, "dev", shuffle=False), False),
+            ("finetune_sst2_train", sst2_batches(preprocessor, "train", shuffle=True), True),
             ("inference_full", full_batches(), False), ("finetune_full", full_batches(), True)):
         results[name] = run(models, batches, training)
     print(json.dumps({"benchmark": "packing", "device": device_name(), "config": FLAGS.config,

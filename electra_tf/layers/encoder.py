@@ -136,7 +136,7 @@ class ElectraEncoder(keras.layers.Layer):
         x = tokens.pack(embedded)
         if self.embeddings_projection is not None:
             x = self.embeddings_projection(x)
-        attention_mask = tf.cast(padding_mask, tf.bool)[:, None, :]  # [batch, target (any), source]
+        attention_mask = tokens.mask[:, None, :]  # [batch, target (any), source]
         for layer in self.transformer_layers:
             x = packed_block(layer, x, tokens, attention_mask, training)
         return tokens.unpack_with_zero_padding(x)

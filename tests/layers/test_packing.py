@@ -17,13 +17,12 @@ def test_unpack_restores_real_tokens_and_zeroes_padding():
     np.testing.assert_array_equal(tokens.unpack(packed).numpy()[0, 3], padded[0, 2])
 
 
-def padded_reference(encoder, batch):
-    """The encoder's blocks on the padded batch, as training runs them (dropout off)."""
-    x = encoder.embeddings(batch["token_ids"], batch["segment_ids"])
-    x = encoder.embeddings_projection(x)
+def padded_blocks(encoder, batch, training=False):
+    """The encoder's keras-hub blocks on the padded batch, as they run unpacked."""
+    x = encoder.embeddings_projection(encoder.embeddings(batch["token_ids"], batch["segment_ids"], training=training))
     for layer in encoder.transformer_layers:
-        x = layer(x, padding_mask=batch["padding_mask"])
-    return x.numpy()
+        x = layer(x, padding_mask=batch["padding_mask"], training=training)
+    return x
 
 
 def test_packed_inference_equals_the_padded_blocks_at_real_tokens():
@@ -32,7 +31,7 @@ def test_packed_inference_equals_the_padded_blocks_at_real_tokens():
     batch = random_batch(batch_size=4, sequence_length=12, lengths=[12, 7, 3, 9], seed=2)
     mask = batch["padding_mask"].astype(bool)
     eager = encoder(batch).numpy()
-    expected = padded_reference(encoder, batch)
+    expected = padded_blocks(encoder, batch).numpy()
     for packed in (eager, tf.function(encoder)(batch).numpy()):
         np.testing.assert_allclose(packed[mask], expected[mask], atol=1e-5)
         assert not packed[~mask].any()
@@ -51,7 +50,7 @@ def test_xla_runs_the_padded_blocks():
     compiled = tf.function(forward, jit_compile=True)(batch).numpy()
     assert seen and not any(seen)  # every trace under XLA
     mask = batch["padding_mask"].astype(bool)
-    np.testing.assert_allclose(compiled[mask], padded_reference(encoder, batch)[mask], atol=1e-5)
+    np.testing.assert_allclose(compiled[mask], padded_blocks(encoder, batch).numpy()[mask], atol=1e-5)
     assert compiled[~mask].any()  # padding positions computed, not scattered zeros
 
 
@@ -71,16 +70,9 @@ def test_packed_training_equals_the_padded_blocks_in_value_and_gradient():
     batch = random_batch(batch_size=3, sequence_length=10, lengths=[10, 6, 3], seed=5)
     encoder(batch)
     packed = outputs_and_gradients(encoder, batch, lambda: encoder(batch, training=True))
-    padded = outputs_and_gradients(encoder, batch, lambda: padded_training(encoder, batch))
+    padded = outputs_and_gradients(encoder, batch, lambda: padded_blocks(encoder, batch, training=True))
     for ours, expected in zip(packed, padded):
         np.testing.assert_allclose(np.asarray(ours), np.asarray(expected), rtol=2e-5, atol=1e-5)  # sums of ~1e2
-
-
-def padded_training(encoder, batch):
-    x = encoder.embeddings_projection(encoder.embeddings(batch["token_ids"], batch["segment_ids"], training=True))
-    for layer in encoder.transformer_layers:
-        x = layer(x, padding_mask=batch["padding_mask"], training=True)
-    return x
 
 
 def test_pre_training_encoders_train_on_the_padded_layout():
