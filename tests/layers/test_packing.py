@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -65,6 +66,7 @@ def outputs_and_gradients(encoder, batch, compute):
 
 
 def test_packed_training_equals_the_padded_blocks_in_value_and_gradient():
+    keras.utils.set_random_seed(0)  # fixed weights: gradients summed from ~1e2 terms differ in rounding by draw
     config = tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     encoder = build_encoder(config, build_embeddings(config))
     batch = random_batch(batch_size=3, sequence_length=10, lengths=[10, 6, 3], seed=5)
