@@ -34,7 +34,8 @@ def unfused() -> Iterator[None]:
     """Within it, `xla_fused` functions traced or run are plain TensorFlow ops.
 
     For SavedModels served by TF Serving, which on CPU runs nothing XLA-compiled unless started with
-    `--xla_cpu_compilation_enabled`: a default export must not need it.
+    `--xla_cpu_compilation_enabled`: a default export must not need it. And for inputs whose shape changes with
+    every batch (packed tokens at inference), where compiling for each shape costs more than fusing saves.
     """
     global _fusing
     previous, _fusing = _fusing, False

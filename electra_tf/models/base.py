@@ -9,7 +9,7 @@ A subclass says what it is (`TASK_TYPE`, registered with `registry.register`) an
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import keras
 import numpy as np
@@ -68,6 +68,18 @@ class PretrainedModel(keras.Model):
         if self.built and self.optimizer is not None and not self.optimizer.built:
             self.optimizer.build(self.trainable_variables)
         return super().make_train_function(force)
+
+    def make_predict_function(self, force: bool = False):
+        # Keras's `predict` calls its traced step with each batch's tensors (`fit` and `evaluate` pass an iterator,
+        # whose shapes are the dataset's), so batches padded to their longest text trace it up to three times:
+        # [32, 48], then [32, None], then [None, None] for a last, smaller batch; seconds each for a task model.
+        # Traced on the first batch for any shapes instead, it is traced once.
+        if self.predict_function is not None and not force:
+            return self.predict_function
+        super().make_predict_function(force)
+        if isinstance(self.predict_function, tf.types.experimental.PolymorphicFunction):
+            self.predict_function = traced_for_any_shapes(self.predict_function)
+        return self.predict_function
 
     def step_logs(self, logs: dict[str, Any]) -> dict[str, Any]:
         """A train or test step's logs in a form every strategy can average across replicas."""
@@ -260,6 +272,20 @@ class EncoderModel(PretrainedModel):
         preprocessor = config.pop("preprocessor", None)
         return cls(ElectraConfig.from_dict(config.pop("config")),
                    preprocessor=None if preprocessor is None else keras.layers.deserialize(preprocessor), **config)
+
+
+def traced_for_any_shapes(function: tf.types.experimental.PolymorphicFunction) -> Callable:
+    """`function`, traced at its first call for tensors of the first call's ranks and dtypes and any shapes,
+    a trace every later call reuses (tf.function picks the trace whose signature covers the call). Calls with
+    values other than tensors (numpy arrays, distributed values) go to `function` as they are."""
+    def call(data):
+        leaves = tf.nest.flatten(data)
+        if not function.experimental_get_tracing_count() and all(tf.is_tensor(leaf) for leaf in leaves):
+            function.get_concrete_function(
+                tf.nest.map_structure(lambda t: tf.TensorSpec([None] * t.shape.rank, t.dtype), data))
+        return function(data)
+
+    return call
 
 
 def _as_saved(value: Any) -> Any:
