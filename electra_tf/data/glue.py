@@ -41,6 +41,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from electra_tf.data.pipeline import prefetched
+
 Column = str | int  # a header name, or a 0-based field index for files without a header
 
 
@@ -371,7 +373,7 @@ def glue_dataset(split: GlueSplit, preprocessor, batch_size: int, *, shuffle: bo
     if shuffle:
         dataset = dataset.shuffle(max(1, len(split)), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size).map(pack, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return prefetched(dataset)
 
 
 # --- Helpers ---

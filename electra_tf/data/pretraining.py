@@ -31,6 +31,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 
+from electra_tf.data.pipeline import prefetched
 from electra_tf.inputs import INPUT_KEYS, WORD_START
 from electra_tf.text.tokenizer import WordPieceTokenizer, is_cjk_ideograph
 
@@ -395,7 +396,7 @@ def pretraining_dataset(source: CorpusSource, tokenizer: WordPieceTokenizer | No
     dataset = examples.batch(batch_size, drop_remainder=True).skip(skip_batches)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF  # sharded above
-    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+    return prefetched(dataset.with_options(options))
 
 
 @tf.autograph.experimental.do_not_convert  # plain Python generator inside: nothing for AutoGraph to convert

@@ -177,18 +177,19 @@ class ElectraEncoder(keras.layers.Layer):
 
 def packed_block(block: keras_hub.layers.TransformerEncoder, x: tf.Tensor, tokens: PackedTokens,
                  attention_mask: tf.Tensor, training=None) -> tf.Tensor:
-    """What the post-LayerNorm `block` computes, on packed tokens [1, tokens, hidden]: its own sublayers (adapters
+    """What the post-LayerNorm `block` computes, on packed tokens [tokens, hidden]: its own sublayers (adapters
     included) on the packed tokens, the attention core on the padded layout."""
     self_attention = block._self_attention_layer  # keras-hub keeps its sublayers private (pinned version)
-    query, key, value = (tokens.unpack(projection(x)) for projection in (
+    # the projections' equations take a batch axis: the packed tokens are one row
+    query, key, value = (tokens.unpack(projection(x[None])[0]) for projection in (
         self_attention._query_dense, self_attention._key_dense, self_attention._value_dense))
     context = attention(query, key, value, attention_mask, self_attention._inverse_sqrt_key_dim,
                         self_attention._dropout, self_attention.dropout_seed(training))
-    attended = block._self_attention_dropout(self_attention._output_dense(tokens.pack(context)), training=training)
-    x = block._self_attention_layer_norm(x + attended)
-    # XLA compiles the fused GELU for each token count, which changes with every batch. At inference a compile
-    # (40 ms) costs more than the fused value saves over plain TensorFlow ops (about 1 ms a call); in training the
-    # fused gradient saves more (an SST-2 fine-tuning run 45 -> 66 examples/s).
+    attended = self_attention._output_dense(tokens.pack(context)[None])[0]
+    x = block._self_attention_layer_norm(x + block._self_attention_dropout(attended, training=training))
+    # XLA compiles the fused GELU for each token count, which changes with every batch: at inference, where
+    # plain GELU fuses into the matmul before it (`PackedTokens`), it runs plain; in training its fused gradient
+    # saves more than the compiles cost (an SST-2 fine-tuning run 45 -> 66 examples/s).
     with contextlib.nullcontext() if training else unfused():
         intermediate = block._feedforward_intermediate_dense(x)
     feedforward = block._feedforward_output_dense(intermediate)

@@ -29,6 +29,11 @@ def xla_fused(function: Callable) -> Callable:
     return run
 
 
+def fusing() -> bool:
+    """Whether `xla_fused` functions traced or run now are XLA programs (False inside `unfused()`)."""
+    return _fusing
+
+
 @contextlib.contextmanager
 def unfused() -> Iterator[None]:
     """Within it, `xla_fused` functions traced or run are plain TensorFlow ops.

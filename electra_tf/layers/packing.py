@@ -7,14 +7,15 @@ from tensorflow.python.ops import control_flow_util  # XLA-context test; no publ
 
 
 class PackedTokens:
-    """Moves tensors between the padded layout [batch, length, ...] and the packed one [1, tokens, ...] (the real
+    """Moves tensors between the padded layout [batch, length, ...] and the packed one [tokens, ...] (the real
     tokens of every row, one after the other).
 
     Everything in a transformer block except the attention core works per position, so it can run on the packed
     tokens: a batch of real text padded to its longest row is often half padding (SST-2 dev at batch 32: 33 tokens
     a sentence against about 64 a row), and packing halves its dense matmuls. The attention core unpacks its
     inputs to compare positions within each row. Both directions are gathers (TensorFlow's scatters are several
-    times slower).
+    times slower). Packed tensors are matrices, so a `Dense` layer on them is one `MatMul`, which TensorFlow's
+    graph optimizer (grappler's remapper, oneDNN) fuses at inference with its bias and GELU.
 
     Args:
         padding_mask: [batch, length], nonzero on real tokens.
@@ -29,17 +30,17 @@ class PackedTokens:
         self.packed_index = tf.reshape(tf.maximum(tf.cumsum(tf.cast(real, tf.int32)) - 1, 0), tf.shape(self.mask))
 
     def pack(self, padded: tf.Tensor) -> tf.Tensor:
-        """[batch, length, ...] -> [1, tokens, ...]."""
+        """[batch, length, ...] -> [tokens, ...]."""
         flat = tf.reshape(padded, tf.concat([[-1], tf.shape(padded)[2:]], axis=0))
-        return tf.gather(flat, self.token_positions)[None]
+        return tf.gather(flat, self.token_positions)
 
     def unpack(self, packed: tf.Tensor) -> tf.Tensor:
-        """[1, tokens, ...] -> [batch, length, ...], padding positions holding copies of real tokens."""
-        return tf.gather(packed[0], self.packed_index)
+        """[tokens, ...] -> [batch, length, ...], padding positions holding copies of real tokens."""
+        return tf.gather(packed, self.packed_index)
 
     def unpack_with_zero_padding(self, packed: tf.Tensor) -> tf.Tensor:
         """`unpack`, zeros at padding positions."""
-        mask = tf.reshape(self.mask, tf.concat([tf.shape(self.mask), tf.ones([packed.shape.rank - 2], tf.int32)], 0))
+        mask = tf.reshape(self.mask, tf.concat([tf.shape(self.mask), tf.ones([packed.shape.rank - 1], tf.int32)], 0))
         return tf.where(mask, self.unpack(packed), tf.zeros([], packed.dtype))
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf.data.ner import NerSplit, find_split_file, read_conll, read_ner_tfds
+from electra_tf.data.pipeline import prefetched
 from electra_tf.evaluation.ner import entity_scores, write_conll_predictions
 from electra_tf.models.token_classifier import ElectraTokenClassifier
 from electra_tf.tag_schemes import TRAINING_SCHEMES, convert, label_names
@@ -82,12 +83,13 @@ class NerFinetuning:
         dataset = tf.data.Dataset.from_tensor_slices((windows.inputs, windows.labels))
         if shuffle:
             dataset = dataset.shuffle(len(windows), seed=seed)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return prefetched(dataset.batch(batch_size))
 
     def predict_tags(self, model: ElectraTokenClassifier, data: NerSplit, batch_size: int) -> list[list[str]]:
         """Each sentence's predicted tags (the model's label names), decoded over the whole sentence."""
         windows = model.preprocessor.encode_words(data.words)
-        logits = model.predict(tf.data.Dataset.from_tensor_slices(windows.inputs).batch(batch_size), verbose=0)
+        windows_dataset = tf.data.Dataset.from_tensor_slices(windows.inputs).batch(batch_size)
+        logits = model.predict(prefetched(windows_dataset), verbose=0)
         per_sentence = windows.words_of(logits)
         tags = []
         for start in range(0, len(per_sentence), batch_size):

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf.data.squad import QaSplit, read_squad, read_squad_tfds
+from electra_tf.data.pipeline import prefetched
 from electra_tf.evaluation.squad import normalize_answer, squad_scores, write_squad_predictions
 from electra_tf.inputs import INPUT_KEYS
 from electra_tf.models.question_answerer import ElectraQuestionAnswerer
@@ -139,7 +140,7 @@ class SquadFinetuning:
         dataset = tf.data.Dataset.from_tensor_slices((inputs, features.labels))
         if shuffle:
             dataset = dataset.shuffle(len(features.labels["is_impossible"]), seed=seed)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return prefetched(dataset.batch(batch_size))
 
     def predict(self, model: ElectraQuestionAnswerer, data: QaSplit,
                 batch_size: int) -> tuple[dict[str, str], dict[str, float]]:

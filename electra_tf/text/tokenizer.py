@@ -18,6 +18,8 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
 
+from electra_tf.data.pipeline import prefetched
+
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
 CLS_TOKEN = "[CLS]"
@@ -468,7 +470,7 @@ def learn_vocabulary(
     normalizer = _BertNormalizer(lowercase, lowercase if strip_accents is None else strip_accents)
     # The text is normalised here exactly as the tokenizer will; the learner then only splits it into words.
     vocabulary = bert_vocab_from_dataset.bert_vocab_from_dataset(
-        dataset.map(normalizer.normalize, num_parallel_calls=tf.data.AUTOTUNE),
+        prefetched(dataset.map(normalizer.normalize, num_parallel_calls=tf.data.AUTOTUNE)),
         vocab_size=vocab_size,
         reserved_tokens=list(RESERVED_TOKENS),
         bert_tokenizer_params={"lower_case": False},

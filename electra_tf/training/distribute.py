@@ -94,6 +94,8 @@ def split_global_batches(strategy: tf.distribute.Strategy, dataset: tf.data.Data
     batch of an epoch is completed from the next epoch's first examples."""
     import tensorflow as tf
 
+    from electra_tf.data.pipeline import prefetched
+
     if strategy.num_replicas_in_sync == 1:
         return dataset
 
@@ -105,6 +107,6 @@ def split_global_batches(strategy: tf.distribute.Strategy, dataset: tf.data.Data
         # Padded: batches padded to their longest row differ in length (the padding is masked, its ids unread).
         full = dataset.unbatch().padded_batch(global_batch_size, drop_remainder=True)
         mine = full.map(lambda *batch: tf.nest.map_structure(lambda t: t[rows], batch if len(batch) > 1 else batch[0]))
-        return mine.unbatch().batch(per_replica).prefetch(tf.data.AUTOTUNE)
+        return prefetched(mine.unbatch().batch(per_replica))
 
     return strategy.distribute_datasets_from_function(pipeline)

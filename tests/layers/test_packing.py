@@ -12,7 +12,7 @@ def test_unpack_restores_real_tokens_and_zeroes_padding():
     padded = np.arange(3 * 4 * 2, dtype="float32").reshape(3, 4, 2) + 1
     tokens = PackedTokens(mask)
     packed = tokens.pack(padded)
-    assert packed.shape == (1, 8, 2)
+    assert packed.shape == (8, 2)
     np.testing.assert_array_equal(tokens.unpack_with_zero_padding(packed).numpy(), padded * mask[..., None])
     # plain unpack: padding positions copy a real token of the same row
     np.testing.assert_array_equal(tokens.unpack(packed).numpy()[0, 3], padded[0, 2])
