@@ -368,8 +368,8 @@ def main(argv: list[str]) -> None:
         for _ in range(FLAGS.reps):
             rounds["electra_tf"].append(run_child("ours", workload))
             rounds["huggingface"].append(run_child("hf", workload))
-            print(workload, json.dumps(rounds["electra_tf"][-1])[:200], json.dumps(rounds["huggingface"][-1])[:200],
-                  file=sys.stderr)
+            print(workload, *(json.dumps(rounds[framework][-1])[:200] if "error" not in rounds[framework][-1]
+                              else rounds[framework][-1]["error"] for framework in rounds), file=sys.stderr)
         results[workload] = summarize(workload, rounds)
     import torch
     import transformers
@@ -382,8 +382,8 @@ def main(argv: list[str]) -> None:
 
 
 def summarize(workload: str, rounds: dict[str, list[dict]]) -> dict:
-    key = "p50_ms" if workload in LATENCY else ("tokens_per_s" if "tokens_per_s" in rounds["electra_tf"][0]
-                                                  else "examples_per_s")
+    first_good = next((run for runs in rounds.values() for run in runs if "error" not in run), {})
+    key = "p50_ms" if workload in LATENCY else ("tokens_per_s" if "tokens_per_s" in first_good else "examples_per_s")
     summary = {}
     for framework, runs in rounds.items():
         good = [run for run in runs if "error" not in run]

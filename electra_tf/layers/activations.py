@@ -25,8 +25,9 @@ def gelu(x: tf.Tensor) -> tf.Tensor:
     ELECTRA-Small's [32, 128, 1024] on 2 CPU cores: forward and backward 42 -> 24 ms.
 
     Inside `unfused()` (exports, packed inference) float32 inputs take TensorFlow's own `tf.nn.gelu`, which
-    grappler's remapper fuses with a `Dense` layer's MatMul and bias on rank-2 inputs into one oneDNN matmul:
-    [1056, 256] x [256, 1024] with bias and GELU 5.0 -> 3.5 ms.
+    grappler's remapper fuses with a `Dense` layer's MatMul and bias on rank-2 inputs into one oneDNN matmul
+    ([1056, 256] x [256, 1024] with bias and GELU alone: 5.0 -> 3.5 ms; the exported SST-2 model at batch 32:
+    x1.02).
     """
     if not fusing() and x.dtype == tf.float32:
         return tf.nn.gelu(x, approximate=False)
