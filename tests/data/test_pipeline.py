@@ -17,5 +17,6 @@ def test_prefetched_turns_the_autotuning_model_off_and_keeps_the_data():
 
 def test_glue_batches_come_prefetched_without_the_autotuning_model():
     split = GlueSplit((["the cat sat", "a dog"],), np.array([0, 1]))
-    dataset = glue_dataset(split, ElectraPreprocessor(WordPieceTokenizer(SAMPLE_VOCAB_FILE), 8), batch_size=2, shuffle=False)
+    preprocessor = ElectraPreprocessor(WordPieceTokenizer(SAMPLE_VOCAB_FILE), 8)
+    dataset = glue_dataset(split, preprocessor, batch_size=2, shuffle=False)
     assert dataset.options().autotune.enabled is False
