@@ -112,37 +112,44 @@ class ElectraEncoder(keras.layers.Layer):
             use_fast_sublayers(layer)
         self.built = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, first_token_only: bool = False):
         """Encodes a batch.
 
         Args:
             inputs: dict with `token_ids`, `segment_ids` and `padding_mask` (1 for real tokens), each
                 [batch_size, sequence_length].
             training: bool. Whether dropout is active.
+            first_token_only: bool. Return only each row's first ([CLS]) state, all a sequence classifier reads:
+                the last block then projects keys and values for every position and computes nothing else for
+                the other positions (Model Garden's `output_range=1`; ELECTRA-Small: 7% of the forward pass).
 
         Returns:
-            `sequence_output`, a float tensor [batch_size, sequence_length, hidden_size].
+            `sequence_output`, a float tensor [batch_size, sequence_length, hidden_size], or with `first_token_only`
+            [batch_size, hidden_size].
         """
         x = self.embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
         padding_mask = inputs["padding_mask"]
         if (not training or self.pack_in_training) and packing_pays_off():
-            return self.packed_call(x, padding_mask, training)
+            return self.packed_call(x, padding_mask, training, first_token_only)
         if self.embeddings_projection is not None:
             x = self.embeddings_projection(x)
-        for layer in self.transformer_layers:
+        for i, layer in enumerate(self.transformer_layers):
+            if first_token_only and i == self.num_layers - 1:
+                return first_token_block(layer, x, padding_mask, training)
             x = layer(x, padding_mask=padding_mask, training=training)
         return x
 
-    def packed_call(self, embedded, padding_mask, training=None):
+    def packed_call(self, embedded, padding_mask, training=None, first_token_only=False):
         """`call` from the embeddings on, on the real tokens only (padding positions: zeros)."""
         tokens = PackedTokens(padding_mask)
         x = tokens.pack(embedded)
         if self.embeddings_projection is not None:
             x = self.embeddings_projection(x)
         attention_mask = tokens.mask[:, None, :]  # [batch, target (any), source]
-        for layer in self.transformer_layers:
-            x = packed_block(layer, x, tokens, attention_mask, training)
-        return tokens.unpack_with_zero_padding(x)
+        for i, layer in enumerate(self.transformer_layers):
+            x = packed_block(layer, x, tokens, attention_mask, training,
+                             first_token_only=first_token_only and i == self.num_layers - 1)
+        return x if first_token_only else tokens.unpack_with_zero_padding(x)
 
     def standalone_weights(self) -> list:
         """The weights (`get_weights` order) of an encoder with plain embeddings of its own that computes what this
@@ -176,16 +183,42 @@ class ElectraEncoder(keras.layers.Layer):
 
 
 def packed_block(block: keras_hub.layers.TransformerEncoder, x: tf.Tensor, tokens: PackedTokens,
-                 attention_mask: tf.Tensor, training=None) -> tf.Tensor:
+                 attention_mask: tf.Tensor, training=None, first_token_only: bool = False) -> tf.Tensor:
     """What the post-LayerNorm `block` computes, on packed tokens [tokens, hidden]: its own sublayers (adapters
-    included) on the packed tokens, the attention core on the padded layout."""
+    included) on the packed tokens, the attention core on the padded layout. With `first_token_only`, only each
+    row's first token is a query: the output is [batch, hidden]."""
     self_attention = block._self_attention_layer  # keras-hub keeps its sublayers private (pinned version)
-    # the projections' equations take a batch axis: the packed tokens are one row
-    query, key, value = (tokens.unpack(projection(x[None])[0]) for projection in (
-        self_attention._query_dense, self_attention._key_dense, self_attention._value_dense))
+
+    def project(projection, rows):  # the projections' equations take a batch axis: the rows are one
+        return projection(rows[None])[0]
+
+    key, value = (tokens.unpack(project(projection, x)) for projection in (self_attention._key_dense,
+                                                                          self_attention._value_dense))
+    if first_token_only:
+        x = tf.gather(x, tokens.first_token_index)
+        query = project(self_attention._query_dense, x)[:, None]  # [batch, 1, heads, head_size]
+    else:
+        query = tokens.unpack(project(self_attention._query_dense, x))
     context = attention(query, key, value, attention_mask, self_attention._inverse_sqrt_key_dim,
                         self_attention._dropout, self_attention.dropout_seed(training))
-    attended = self_attention._output_dense(tokens.pack(context)[None])[0]
+    context = context[:, 0] if first_token_only else tokens.pack(context)
+    return feedforward_half(block, x, project(self_attention._output_dense, context), training)
+
+
+def first_token_block(block: keras_hub.layers.TransformerEncoder, x: tf.Tensor, padding_mask: tf.Tensor,
+                      training=None) -> tf.Tensor:
+    """What `block` computes at each row's first position, from every position's keys and values:
+    [batch, length, hidden] -> [batch, hidden]."""
+    first = x[:, 0]
+    attended = block._self_attention_layer(query=first[:, None], value=x, attention_mask=padding_mask[:, None, :],
+                                           training=training)
+    return feedforward_half(block, first, attended[:, 0], training)
+
+
+def feedforward_half(block: keras_hub.layers.TransformerEncoder, x: tf.Tensor, attended: tf.Tensor,
+                     training=None) -> tf.Tensor:
+    """The rest of the post-LayerNorm `block` once its attention's output projection `attended` is known (both
+    [tokens, hidden]): residual and LayerNorm, feed-forward, residual and LayerNorm."""
     x = block._self_attention_layer_norm(x + block._self_attention_dropout(attended, training=training))
     # XLA compiles the fused GELU for each token count, which changes with every batch: at inference, where
     # plain GELU fuses into the matmul before it (`PackedTokens`), it runs plain. Training keeps it fused, which

@@ -29,6 +29,11 @@ class PackedTokens:
         # attention masks as a key and which no output reads as a query.
         self.packed_index = tf.reshape(tf.maximum(tf.cumsum(tf.cast(real, tf.int32)) - 1, 0), tf.shape(self.mask))
 
+    @property
+    def first_token_index(self) -> tf.Tensor:
+        """[batch]: each row's first token's packed index (rows hold at least one real token)."""
+        return self.packed_index[:, 0]
+
     def pack(self, padded: tf.Tensor) -> tf.Tensor:
         """[batch, length, ...] -> [tokens, ...]."""
         flat = tf.reshape(padded, tf.concat([[-1], tf.shape(padded)[2:]], axis=0))

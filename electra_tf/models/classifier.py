@@ -77,7 +77,7 @@ class ElectraClassifier(EncoderModel):
     def call(self, inputs, training=None):
         """Logits [batch_size, num_labels] for a dict of `token_ids`, `segment_ids`, `padding_mask`, or for
         strings (one batch, or a pair of batches) when the model has a preprocessor."""
-        x = self.encoder(self.model_inputs(inputs), training=training)[:, 0, :]  # [CLS]
+        x = self.encoder(self.model_inputs(inputs), training=training, first_token_only=True)  # [CLS]
         x = self.head_dropout(x, training=training)
         if self.dense is not None:
             x = self.head_dropout(self.dense(x), training=training)

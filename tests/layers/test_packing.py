@@ -86,3 +86,30 @@ def test_pre_training_encoders_train_on_the_padded_layout():
         outputs = encoder(batch, training=True).numpy()
         assert (not outputs[padding].any()) == padding_zero
         assert type(encoder).from_config(encoder.get_config()).pack_in_training == pack_in_training
+
+
+def first_token_outputs_and_gradients(encoder, compute):
+    weights = tf.random.stateless_normal([encoder.hidden_size], [3, 4])
+    with tf.GradientTape() as tape:
+        outputs = compute()
+        loss = tf.reduce_sum(outputs * weights)
+    gradients = tape.gradient(loss, encoder.trainable_weights)
+    return [outputs, *map(tf.convert_to_tensor, gradients)]
+
+
+def test_first_token_only_equals_the_first_position_of_every_block_in_value_and_gradient():
+    keras.utils.set_random_seed(0)
+    config = tiny_config()
+    batch = random_batch(batch_size=3, sequence_length=10, lengths=[10, 6, 3], seed=5)
+    for pack_in_training in (True, False):  # the packed and the padded layout
+        encoder = build_encoder(config, build_embeddings(config), pack_in_training=pack_in_training)
+        encoder(batch)
+        first = first_token_outputs_and_gradients(encoder, lambda: encoder(batch, training=True, first_token_only=True))
+        expected = first_token_outputs_and_gradients(
+            encoder, lambda: padded_blocks(encoder, batch, training=True)[:, 0])
+        for ours, reference in zip(first, expected):
+            np.testing.assert_allclose(np.asarray(ours), np.asarray(reference), rtol=2e-5, atol=1e-5)
+        inference = {"eager": encoder(batch, first_token_only=True),
+                     "xla": tf.function(lambda inputs: encoder(inputs, first_token_only=True), jit_compile=True)(batch)}
+        for name, outputs in inference.items():
+            np.testing.assert_allclose(outputs.numpy(), expected[0].numpy(), atol=1e-5, err_msg=name)
