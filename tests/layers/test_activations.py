@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from electra_tf.layers import activations
 from electra_tf.layers.activations import gelu
 from electra_tf.layers.fusion import unfused
 from tests.test_case import xla_compiled_functions
@@ -38,6 +39,21 @@ def test_gelu_value_and_gradient_are_compiled_except_when_unfused():
     assert compiled_functions() == 2
     with unfused():
         assert compiled_functions() == 0
+
+
+def test_fused_gelu_on_matrices_compiles_for_row_counts_rounded_up(monkeypatch):
+    compiled_shapes = []
+    value = activations.gelu_value
+    monkeypatch.setattr(activations, "gelu_value", lambda x: compiled_shapes.append(tuple(x.shape)) or value(x))
+    for rows in (300, 5):
+        points = tf.reshape(POINTS[:rows * 3], [rows, 3])
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(points)
+            ours, reference = gelu(points), keras.activations.gelu(points, approximate=False)
+        np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-6, atol=3e-7)
+        np.testing.assert_allclose(tape.gradient(ours, points).numpy(), tape.gradient(reference, points).numpy(),
+                                   atol=1e-6)
+    assert compiled_shapes == [(512, 3), (256, 3)]
 
 
 def test_gelu_in_bfloat16_is_the_float32_value_rounded():
