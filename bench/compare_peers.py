@@ -12,7 +12,9 @@ Workloads (random weights of the `--config` preset, the bundled 8000-token vocab
                             usual loop (the generator's head runs on every position, as HF's model does);
                             bf16: Keras mixed_bfloat16 / torch.autocast(bfloat16).
   pretrain_released         the same with the released Small++ generator (as wide as the discriminator).
-  finetune                  one sequence-classification training step at fixed length (batch x seq_len).
+  finetune                  one sequence-classification training step at fixed length (batch x seq_len); both
+                            clip gradients to global norm 1 (ELECTRA's recipe; the `Trainer` default
+                            `max_grad_norm=1.0` that `run_glue.py` trains with), as in sst2_epoch.
   sst2_epoch                fine-tuning over the first `--sst2_examples` SST-2 train sentences, batch 32:
                             electra_tf pads each batch to its longest (rounded up to 16) and its encoder
                             skips that padding (packed tokens, as everywhere outside XLA but pre-training);
@@ -260,6 +262,7 @@ def hf(workload: str) -> dict:
             loss = model(input_ids=ids, labels=labels).loss
             optimizer.zero_grad()
             loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
 
         return {**result, **per_step(timed(synced(step), FLAGS.steps), b * length)}
@@ -286,6 +289,7 @@ def hf(workload: str) -> dict:
                          labels=targets[rows]).loss
             optimizer.zero_grad()
             loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
         sync()
         return {**result, "examples_per_s": len(texts) / (time.perf_counter() - start)}
