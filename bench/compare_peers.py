@@ -397,6 +397,7 @@ def summarize(workload: str, rounds: dict[str, list[dict]]) -> dict:
         summary[framework] = {name: statistics.median(run[name] for run in good) for name in good[0]
                               if isinstance(good[0][name], (int, float))}
         summary[framework]["rounds"] = [run[key] for run in good]
+        summary[framework]["peak_gflops_rounds"] = [run["peak_gflops"] for run in good]  # the host's speed each time
         if "flops_per_token" in summary[framework]:
             flops = summary[framework]["flops_per_token"] * summary[framework]["tokens_per_s"]
             summary[framework]["model_gflops"] = flops / 1e9
