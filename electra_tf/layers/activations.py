@@ -29,19 +29,16 @@ def gelu(x: tf.Tensor) -> tf.Tensor:
     ELECTRA-Small's [32, 128, 1024] on 2 CPU cores: forward and backward 42 -> 24 ms. Matrices are padded to a
     multiple of `ROWS_PER_SHAPE` rows, so that packed tokens compile a bounded number of shapes.
 
-    Inside `unfused()` (exports, packed inference) float32 inputs take TensorFlow's own `tf.nn.gelu`, which
-    grappler's remapper fuses with a `Dense` layer's MatMul and bias on rank-2 inputs into one oneDNN matmul
-    ([1056, 256] x [256, 1024] with bias and GELU alone: 5.0 -> 3.5 ms; the exported SST-2 model at batch 32:
-    x1.02).
+    The value is TensorFlow's own `tf.nn.gelu`: inside `unfused()` (exports, packed inference), on float32
+    matrices, grappler's remapper fuses it with a `Dense` layer's MatMul and bias into one oneDNN matmul (the
+    custom gradient does not stop it; [1056, 256] x [256, 1024] with bias and GELU alone: 5.0 -> 3.5 ms; the
+    exported SST-2 model at batch 32: x1.02).
     """
-    if not fusing() and x.dtype == tf.float32:
-        return tf.nn.gelu(x, approximate=False)
-
     @tf.custom_gradient
     def forward(x):
         return gelu_value(x), lambda upstream: gelu_gradient(x, upstream)
 
-    if x.shape.rank != 2:
+    if x.shape.rank != 2 or not fusing():  # only XLA compiles per shape
         return forward(x)
     rows = tf.shape(x)[0]
     return forward(tf.pad(x, [[0, -rows % ROWS_PER_SHAPE], [0, 0]]))[:rows]
@@ -50,8 +47,7 @@ def gelu(x: tf.Tensor) -> tf.Tensor:
 @xla_fused
 def gelu_value(x: tf.Tensor) -> tf.Tensor:
     """x * Phi(x), computed in float32."""
-    x32 = tf.cast(x, tf.float32)
-    return tf.cast(x32 * (0.5 * tf.math.erfc(-x32 * SQRT_HALF)), x.dtype)
+    return tf.cast(tf.nn.gelu(tf.cast(x, tf.float32), approximate=False), x.dtype)
 
 
 @xla_fused
