@@ -190,18 +190,19 @@ def packed_block(block: keras_hub.layers.TransformerEncoder, x: tf.Tensor, token
     self_attention = block._self_attention_layer  # keras-hub keeps its sublayers private (pinned version)
 
     def project(projection, rows):  # the projections' equations take a batch axis: the rows are one
-        return projection(rows[None])[0]
+        # expand_dims/squeeze, not rows[None][0]: a slice's gradient is a StridedSliceGrad copy (4% of a step)
+        return tf.squeeze(projection(tf.expand_dims(rows, 0)), 0)
 
     key, value = (tokens.unpack(project(projection, x)) for projection in (self_attention._key_dense,
                                                                           self_attention._value_dense))
     if first_token_only:
         x = tf.gather(x, tokens.first_token_index)
-        query = project(self_attention._query_dense, x)[:, None]  # [batch, 1, heads, head_size]
+        query = tf.expand_dims(project(self_attention._query_dense, x), 1)  # [batch, 1, heads, head_size]
     else:
         query = tokens.unpack(project(self_attention._query_dense, x))
     context = attention(query, key, value, attention_mask, self_attention._inverse_sqrt_key_dim,
                         self_attention._dropout, self_attention.dropout_seed(training))
-    context = context[:, 0] if first_token_only else tokens.pack(context)
+    context = tf.squeeze(context, 1) if first_token_only else tokens.pack(context)
     return feedforward_half(block, x, project(self_attention._output_dense, context), training)
 
 
