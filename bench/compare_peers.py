@@ -5,7 +5,9 @@ neither's thread pools or allocator affect the other), the frameworks taking tur
 parent prints one JSON object: per workload and framework the median over rounds, and `ratio` = electra_tf's
 throughput over Hugging Face's (above 1: electra_tf is faster; for latency, Hugging Face's ms over ours).
 
-Workloads (random weights of the `--config` preset, the bundled 8000-token vocabulary for both frameworks):
+Workloads (random weights of the `--config` preset with `--vocab_size` rows of embeddings, by default the 30,522 of
+ELECTRA's released vocabulary; raw text is tokenized with the bundled 8000-token vocabulary, whose ids index the first
+rows, for both frameworks):
   pretrain, pretrain_bf16   one ELECTRA pre-training step (15% masked, generator of the paper's size, Gumbel
                             samples, discriminator, loss = MLM + 50 x RTD, AdamW), batch x seq_len tokens;
                             Hugging Face: ElectraForMaskedLM + ElectraForPreTraining sharing embeddings, the
@@ -80,6 +82,9 @@ flags.DEFINE_integer("reps", 2, "Rounds of every workload, the frameworks taking
 flags.DEFINE_integer("threads", 2, "Intra-op threads for both frameworks.")
 flags.DEFINE_bool("jit_compile", False, "electra_tf's pre-training, fine-tuning and inference steps compiled with "
                   "XLA (what a GPU run uses).")
+flags.DEFINE_integer("vocab_size", 30522, "Vocabulary rows of both models: the generator's head is this wide. "
+                     "30,522 is ELECTRA's (BERT's uncased WordPiece), the size the paper trained and released (runs "
+                     "before 2026-12-07's third used the bundled tokenizer's 8000).")
 flags.DEFINE_integer("sst2_examples", 1024, "SST-2 train sentences in the sst2_epoch workload.")
 flags.DEFINE_integer("requests", 100, "Single-sentence requests in serving_batch1.")
 flags.DEFINE_string("child", None, "Internal: run one workload of one framework ('ours' or 'hf').")
@@ -99,9 +104,8 @@ def shapes():
     from electra_tf.config import ElectraConfig, generator_config
     from electra_tf.text import SAMPLE_VOCAB_FILE
 
-    vocab_size = len(SAMPLE_VOCAB_FILE.read_text().splitlines())
     preset = "small++" if FLAGS.workload == "pretrain_released" else FLAGS.config
-    config = ElectraConfig.from_preset(preset, vocab_size=vocab_size)
+    config = ElectraConfig.from_preset(preset, vocab_size=FLAGS.vocab_size)
     return config, generator_config(config), SAMPLE_VOCAB_FILE
 
 
@@ -352,8 +356,9 @@ def serve_timings(call, texts: list[str]) -> dict:
 # --- The parent ---
 def run_child(framework: str, workload: str) -> dict:
     command = [sys.executable, __file__, f"--child={framework}", f"--workload={workload}",
-               *(f"--{name}={FLAGS[name].value}" for name in ("config", "batch_size", "seq_len", "steps", "threads",
-                                                               "sst2_examples", "requests", "jit_compile"))]
+               *(f"--{name}={FLAGS[name].value}" for name in ("config", "vocab_size", "batch_size", "seq_len", "steps",
+                                                               "threads", "sst2_examples", "requests",
+                                                               "jit_compile"))]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
     if done.returncode:
@@ -379,7 +384,8 @@ def main(argv: list[str]) -> None:
     import transformers
 
     print(json.dumps({"date": time.strftime("%Y-%m-%d"), "machine": machine(), "threads": FLAGS.threads,
-                      "config": FLAGS.config, "batch_size": FLAGS.batch_size, "seq_len": FLAGS.seq_len,
+                      "config": FLAGS.config, "vocab_size": FLAGS.vocab_size, "batch_size": FLAGS.batch_size,
+                      "seq_len": FLAGS.seq_len,
                       "sst2_examples": FLAGS.sst2_examples, "reps": FLAGS.reps,
                       "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
                       "workloads": results}, indent=2))
