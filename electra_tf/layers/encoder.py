@@ -149,7 +149,9 @@ class ElectraEncoder(keras.layers.Layer):
         for i, layer in enumerate(self.transformer_layers):
             x = packed_block(layer, x, tokens, attention_mask, training,
                              first_token_only=first_token_only and i == self.num_layers - 1)
-        return x if first_token_only else tokens.unpack_with_zero_padding(x)
+        if first_token_only:  # a row without tokens gathered another row's token: zeros, as at padding positions
+            return tf.where(tf.reduce_any(tokens.mask, axis=1)[:, None], x, tf.zeros([], x.dtype))
+        return tokens.unpack_with_zero_padding(x)
 
     def standalone_weights(self) -> list:
         """The weights (`get_weights` order) of an encoder with plain embeddings of its own that computes what this

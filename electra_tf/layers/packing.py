@@ -31,7 +31,7 @@ class PackedTokens:
 
     @property
     def first_token_index(self) -> tf.Tensor:
-        """[batch]: each row's first token's packed index (rows hold at least one real token)."""
+        """[batch]: each row's first token's packed index (for a row without tokens, another row's token)."""
         return self.packed_index[:, 0]
 
     def pack(self, padded: tf.Tensor) -> tf.Tensor:

@@ -97,6 +97,18 @@ def first_token_outputs_and_gradients(encoder, compute):
     return [outputs, *map(tf.convert_to_tensor, gradients)]
 
 
+def test_first_token_only_gives_zeros_for_a_row_without_tokens_as_the_full_packed_output_does():
+    keras.utils.set_random_seed(0)
+    config = tiny_config()
+    batch = random_batch(batch_size=3, sequence_length=10, lengths=[10, 6, 3], seed=5)
+    for name in batch:  # the middle row: all padding
+        batch[name][1] = 0
+    encoder = build_encoder(config, build_embeddings(config))
+    first = encoder(batch, first_token_only=True).numpy()
+    np.testing.assert_allclose(first, encoder(batch).numpy()[:, 0], atol=1e-6)
+    assert not first[1].any() and first[0].any() and first[2].any()
+
+
 def test_first_token_only_equals_the_first_position_of_every_block_in_value_and_gradient():
     keras.utils.set_random_seed(0)
     config = tiny_config()
