@@ -82,9 +82,8 @@ flags.DEFINE_integer("reps", 2, "Rounds of every workload, the frameworks taking
 flags.DEFINE_integer("threads", 2, "Intra-op threads for both frameworks.")
 flags.DEFINE_bool("jit_compile", False, "electra_tf's pre-training, fine-tuning and inference steps compiled with "
                   "XLA (what a GPU run uses).")
-flags.DEFINE_integer("vocab_size", 30522, "Vocabulary rows of both models: the generator's head is this wide. "
-                     "30,522 is ELECTRA's (BERT's uncased WordPiece), the size the paper trained and released (runs "
-                     "before 2026-12-07's third used the bundled tokenizer's 8000).")
+flags.DEFINE_integer("vocab_size", 30522, "Vocabulary rows of both models (the generator's output layer is this "
+                     "wide); by default ELECTRA's (BERT's uncased WordPiece), as the paper trained and released.")
 flags.DEFINE_integer("sst2_examples", 1024, "SST-2 train sentences in the sst2_epoch workload.")
 flags.DEFINE_integer("requests", 100, "Single-sentence requests in serving_batch1.")
 flags.DEFINE_string("child", None, "Internal: run one workload of one framework ('ours' or 'hf').")
@@ -385,8 +384,7 @@ def main(argv: list[str]) -> None:
 
     print(json.dumps({"date": time.strftime("%Y-%m-%d"), "machine": machine(), "threads": FLAGS.threads,
                       "config": FLAGS.config, "vocab_size": FLAGS.vocab_size, "batch_size": FLAGS.batch_size,
-                      "seq_len": FLAGS.seq_len,
-                      "sst2_examples": FLAGS.sst2_examples, "reps": FLAGS.reps,
+                      "seq_len": FLAGS.seq_len, "sst2_examples": FLAGS.sst2_examples, "reps": FLAGS.reps,
                       "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
                       "workloads": results}, indent=2))
 
