@@ -192,7 +192,7 @@ def packed_block(block: keras_hub.layers.TransformerEncoder, x: tf.Tensor, token
     self_attention = block._self_attention_layer  # keras-hub keeps its sublayers private (pinned version)
 
     def project(projection, rows):  # the projections' equations take a batch axis: the rows are one
-        # expand_dims/squeeze, not rows[None][0]: a slice's gradient is a StridedSliceGrad copy (4% of a step)
+        # expand_dims/squeeze, not rows[None][0]: the gradient of a slice is a StridedSliceGrad copy
         return tf.squeeze(projection(tf.expand_dims(rows, 0)), 0)
 
     key, value = (tokens.unpack(project(projection, x)) for projection in (self_attention._key_dense,
