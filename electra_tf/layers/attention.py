@@ -9,12 +9,16 @@ from electra_tf.layers.dropout import dropout
 from electra_tf.layers.fusion import xla_fused
 
 
-@xla_fused
 def attention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, mask: tf.Tensor | None, scale: float,
               rate: float, seed: tf.Tensor | None) -> tf.Tensor:
     """Scaled dot-product attention over projected heads: what `MultiHeadAttention._compute_attention`
     computes for rank-4 inputs, with the same masked softmax and the same dropout masks as the encoder's
-    `PhiloxDropout`; one XLA program (`xla_fused`).
+    `PhiloxDropout`.
+
+    One XLA program (`xla_fused`), except in bfloat16 on a machine without GPUs: XLA's CPU backend computes
+    bfloat16 dots through float32 conversions, where TensorFlow's oneDNN batch matmuls run bfloat16 natively
+    (ELECTRA-Small's core forward and backward: 34.1 against 19.5 ms; a bfloat16 pre-training step x1.09;
+    `bench/attention_core.py`; in float32 the two are level and XLA is kept).
 
     Args:
         query: [batch, target, heads, head_size]; key, value: [batch, source, heads, head_size].
@@ -26,6 +30,13 @@ def attention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, mask: tf.Tenso
     Returns:
         [batch, target, heads, head_size].
     """
+    on_cpu_in_bfloat16 = query.dtype == tf.bfloat16 and not tf.config.list_logical_devices("GPU")
+    core = attention_core if on_cpu_in_bfloat16 else fused_attention_core
+    return core(query, key, value, mask, scale, rate, seed)
+
+
+def attention_core(query, key, value, mask, scale, rate, seed):
+    """`attention` as TensorFlow ops."""
     # Query first: TensorFlow's einsum then gets the scores [batch, heads, target, source] straight out of
     # one batch matmul, where Keras's key-first equation costs an extra transpose of the scores.
     scores = tf.einsum("abcd,aecd->acbe", query * tf.cast(scale, query.dtype), key)
@@ -40,10 +51,13 @@ def attention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, mask: tf.Tenso
     return tf.einsum("acbe,aecd->abcd", probabilities, value)
 
 
+fused_attention_core = xla_fused(attention_core)
+
+
 @keras.saving.register_keras_serializable(package="electra_tf")
 class FusedMultiHeadAttention(keras.layers.MultiHeadAttention):
     """`keras.layers.MultiHeadAttention` whose core (scores, masked softmax, dropout, weighted sum) runs as one
-    XLA program (`attention` above).
+    XLA program (`attention` above; in bfloat16 on a machine without GPUs, as TensorFlow's ops).
 
     TensorFlow runs that core as a dozen separate ops, with batch matmuls at a third of the machine's matmul
     rate and transposes between them; XLA fuses the softmax, mask and dropout and lays the matmuls out

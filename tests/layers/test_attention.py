@@ -96,3 +96,9 @@ def test_attention_core_is_compiled_except_when_unfused():
     with unfused():
         assert compiled_functions(fused) == 0
     assert compiled_functions(fused) == 1
+
+
+def test_bfloat16_core_runs_as_tensorflow_ops_on_a_machine_without_gpus():
+    # XLA's CPU backend computes bfloat16 dots through float32; oneDNN's batch matmuls run bfloat16 natively.
+    _, fused = twin_layers(dtype="mixed_bfloat16")
+    assert compiled_functions(fused) == (1 if tf.config.list_logical_devices("GPU") else 0)
