@@ -4,41 +4,35 @@
 program (`fused_attention_core`), except in bfloat16 on a machine without GPUs, where it runs TensorFlow's ops
 (`attention_core`): XLA's CPU backend computes bfloat16 dots through float32, oneDNN's batch matmuls run bfloat16
 natively. This measures both in one process, taking turns call by call, at ELECTRA-Small's shapes (`--config`,
-batch 32 x `--seq_len`): the core's forward pass and its forward and backward pass (dropout on), and a
-pre-training step (random ids, the paper's generator) with either core in every attention layer, in float32 and
-in bfloat16 (mixed_bfloat16 for the step).
+batch 32 x `--seq_len`): the core's forward pass and its forward and backward pass (dropout on), in float32 and in
+bfloat16. The pre-training step with either core: `bench/pretrain_step.py --variants=float32,
+float32_tf_ops_attention,mixed_bfloat16,mixed_bfloat16_xla_attention`.
 
 Per workload: median milliseconds per call of each variant and `speedup` = xla / tf_ops (above 1: TensorFlow's
 ops faster).
 
 Usage:
-  python bench/attention_core.py > bench/results/attention_core.json   # about 4 minutes on 2 CPU cores
+  python bench/attention_core.py > bench/results/attention_core.json   # about a minute on 2 CPU cores
   python bench/attention_core.py --config=tiny --calls=3                # quick check
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import statistics
 
 from absl import app, flags
-import keras
-import numpy as np
 import tensorflow as tf
 
 from common import device_name, time_in_turns  # bench/common.py (on sys.path)
 from electra_tf.config import PRESETS, ElectraConfig
 from electra_tf.layers import attention as attention_module
-from electra_tf.models.pretrainer import ElectraPretrainer
-from electra_tf.training.optimization import create_optimizer
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("config", "small", sorted(PRESETS), "ElectraConfig preset.")
 flags.DEFINE_integer("batch_size", 32, "Examples per call.")
 flags.DEFINE_integer("seq_len", 128, "Tokens per example.")
-flags.DEFINE_integer("calls", 20, "Timed calls per core workload and variant (pre-training steps: a third).",
-                     lower_bound=3)
+flags.DEFINE_integer("calls", 20, "Timed calls per workload and variant.", lower_bound=3)
 flags.DEFINE_integer("threads", 2, "Intra-op threads.")
 
 CORES = {"xla": attention_module.fused_attention_core, "tf_ops": attention_module.attention_core}
@@ -64,35 +58,6 @@ def core_call(core, dtype: str, backward: bool):
     return call
 
 
-@contextlib.contextmanager
-def attention_through(core):
-    """While a model traces: its attention (`FusedMultiHeadAttention`) runs `core` whatever the dtype."""
-    chosen = attention_module.attention
-    attention_module.attention = core
-    try:
-        yield
-    finally:
-        attention_module.attention = chosen
-
-
-def pretraining_step(core, dtype_policy: str):
-    config = ElectraConfig.from_preset(FLAGS.config)
-    keras.mixed_precision.set_global_policy(dtype_policy)
-    try:
-        keras.utils.set_random_seed(0)
-        model = ElectraPretrainer(config)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    model.compile(optimizer=create_optimizer(1e-4, 1000, 10))
-    ids = np.random.default_rng(0).integers(104, config.vocab_size, (FLAGS.batch_size, FLAGS.seq_len), "int32")
-    ids[:, 0], ids[:, -1] = config.cls_token_id, config.sep_token_id
-    batch = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
-    with attention_through(core):
-        model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0)  # traces the step
-    data = iter(tf.data.Dataset.from_tensors(batch).repeat())
-    return lambda _: model.train_function(data)["loss"]
-
-
 def main(argv: list[str]) -> None:
     del argv
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
@@ -104,13 +69,6 @@ def main(argv: list[str]) -> None:
             medians = {name: statistics.median(values) for name, values in seconds.items()}
             results[f"{kind}_{dtype}"] = {"call_ms": {name: round(1000 * value, 2) for name, value in medians.items()},
                                           "speedup": round(medians["xla"] / medians["tf_ops"], 3)}
-    for dtype_policy in ("float32", "mixed_bfloat16"):
-        steps = {name: pretraining_step(core, dtype_policy) for name, core in CORES.items()}
-        seconds = time_in_turns(steps, [None] * max(3, FLAGS.calls // 3), warmup=1)
-        medians = {name: statistics.median(values) for name, values in seconds.items()}
-        results[f"pretraining_step_{dtype_policy}"] = {
-            "step_ms": {name: round(1000 * value, 1) for name, value in medians.items()},
-            "speedup": round(medians["xla"] / medians["tf_ops"], 3)}
     print(json.dumps({"benchmark": "attention_core", "device": device_name(), "config": FLAGS.config,
                       "batch_size": FLAGS.batch_size, "seq_len": FLAGS.seq_len, "workloads": results}, indent=2))
 

@@ -8,7 +8,7 @@ compiles) its train function, reported as `compile_s` (that first step included)
 run `model.train_function` in round robin, one step each per round, so a change in background load
 hits them alike: `--warmup` untimed rounds, then up to `--steps` timed ones, each step synchronised by
 reading its loss back. A variant leaves the rounds once it has `MIN_STEPS` timed steps adding up to
-`--max_timed_s` (XLA is slow on CPU; the defaults take about 11 minutes on 2 cores).
+`--max_timed_s` (XLA is slow on CPU; the defaults take about 13 minutes on 2 cores).
 
 Variants (`--variants`, all by default):
   float32                    the reference: float32, no XLA.
@@ -23,6 +23,10 @@ Variants (`--variants`, all by default):
                              of the encoder's `TFEinsumDense` (`tf.einsum`: one matmul over all tokens).
   float32_unfused            float32, no XLA, and the encoder's `xla_fused` functions (attention core, GELU)
                              traced as plain TensorFlow ops, as an export traces them (`fusion.unfused`).
+  float32_tf_ops_attention   float32, no XLA, attention's core as TensorFlow ops (`attention_core`) instead of
+                             its XLA program (`fused_attention_core`, which float32 takes).
+  mixed_bfloat16_xla_attention  mixed_bfloat16, no XLA, attention's core as its XLA program instead of the
+                             TensorFlow ops bfloat16 takes on a machine without GPUs.
 
 How to read it: `tokens_per_s` = batch_size * seq_len / median step time; `ratio` = the variant's
 tokens_per_s / the float32 reference's, so 1.3 means 30% faster and 0.8 means 20% slower. Compare
@@ -59,7 +63,7 @@ import tensorflow as tf
 
 from electra_tf.config import PRESETS, ElectraConfig, generator_config
 from electra_tf.models import masking, pretrainer
-from electra_tf.layers import encoder
+from electra_tf.layers import attention, encoder
 from electra_tf.layers.einsum_dense import TFEinsumDense
 from electra_tf.layers.fusion import unfused
 from electra_tf.models.generator import ElectraGenerator
@@ -73,6 +77,7 @@ class Variant:
     full_vocab_logits: bool = False  # the generator head at every position, then the masked slots gathered
     keras_einsum_dense: bool = False  # attention projections as Keras's EinsumDense, not TFEinsumDense
     fused: bool = True  # `xla_fused` functions compiled by XLA (else traced as plain TensorFlow ops)
+    attention_core: str | None = None  # "attention_core" or "fused_attention_core" in every layer, not by dtype
 
 
 VARIANTS: dict[str, Variant] = {
@@ -83,6 +88,8 @@ VARIANTS: dict[str, Variant] = {
     "float32_full_vocab_logits": Variant("float32", full_vocab_logits=True),
     "float32_keras_einsum_dense": Variant("float32", keras_einsum_dense=True),
     "float32_unfused": Variant("float32", fused=False),
+    "float32_tf_ops_attention": Variant("float32", attention_core="attention_core"),
+    "mixed_bfloat16_xla_attention": Variant("mixed_bfloat16", attention_core="fused_attention_core"),
 }
 REFERENCE = "float32"
 MIN_STEPS = 3  # timed steps every variant gets, whatever --max_timed_s says
@@ -151,8 +158,10 @@ def build(config: ElectraConfig, dataset: tf.data.Dataset, variant: Variant) -> 
     try:
         generator_class = FullVocabLogitsGenerator if variant.full_vocab_logits else ElectraGenerator
         projection_class = keras.layers.EinsumDense if variant.keras_einsum_dense else TFEinsumDense
+        core = getattr(attention, variant.attention_core or "attention")
         with (mock.patch.object(pretrainer, "ElectraGenerator", generator_class),
               mock.patch.object(encoder, "TFEinsumDense", projection_class),
+              mock.patch.object(attention, "attention", core),
               contextlib.nullcontext() if variant.fused else unfused()):  # built and traced in fit's first step
             model = pretrainer.ElectraPretrainer(config, seed=FLAGS.seed)
             model.compile(optimizer=keras.optimizers.AdamW(1e-4), jit_compile=variant.jit_compile)

@@ -17,8 +17,8 @@ def attention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, mask: tf.Tenso
 
     One XLA program (`xla_fused`), except in bfloat16 on a machine without GPUs: XLA's CPU backend computes
     bfloat16 dots through float32 conversions, where TensorFlow's oneDNN batch matmuls run bfloat16 natively
-    (ELECTRA-Small's core forward and backward: 34.1 against 19.5 ms; a bfloat16 pre-training step x1.09;
-    `bench/attention_core.py`; in float32 the two are level and XLA is kept).
+    (ELECTRA-Small's core forward and backward: 30.5 against 16.9 ms, `bench/attention_core.py`; a bfloat16
+    pre-training step x1.11, `bench/pretrain_step.py`; in float32 the two are level and XLA is kept).
 
     Args:
         query: [batch, target, heads, head_size]; key, value: [batch, source, heads, head_size].
