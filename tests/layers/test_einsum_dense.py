@@ -3,11 +3,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf.layers.einsum_dense import TFEinsumDense
+from electra_tf.layers.einsum_dense import TFEinsumDense, dense_contraction
 
-# Keras's MultiHeadAttention projections: query/key/value, then the output.
+# Keras's MultiHeadAttention projections: query/key/value, then the output (one MatMul each); then forms that
+# take tf.einsum: a bias on part of the units, a kernel whose contracted axis is not its first.
 EQUATIONS = [("abc,cde->abde", (None, 3, 4), "de", (2, 5, 6)),
-             ("abcd,cde->abe", (None, 6), "e", (2, 5, 3, 4))]
+             ("abcd,cde->abe", (None, 6), "e", (2, 5, 3, 4)),
+             ("...b,bc->...c", 7, "c", (2, 3, 5)),
+             ("abc,cde->abde", (None, 3, 4), "e", (2, 5, 6)),
+             ("abc,dc->abd", (None, 4), "d", (2, 5, 6))]
 
 
 def twin_layers(equation, output_shape, bias_axes, input_shape, lora_rank=None):
@@ -39,3 +43,10 @@ def test_outputs_and_gradients_equal_keras_einsum_dense(equation, output_shape, 
         results.append([outputs, *tape.gradient(loss, [inputs, *layer.trainable_weights])])
     for keras_value, our_value in zip(*results):
         np.testing.assert_allclose(our_value.numpy(), keras_value.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("equation,contracted", [("abc,cde->abde", 1), ("abcd,cde->abe", 2), ("...b,bc->...c", 1),
+                                                 ("abc,dc->abd", None), ("abc,cd->abdc", None),
+                                                 ("ab,bc->ac", 1), ("abc,cd->acd", None)])
+def test_dense_contraction_recognises_dense_equations_only(equation, contracted):
+    assert dense_contraction(equation) == contracted
