@@ -1,6 +1,8 @@
-"""`FusedMultiHeadAttention`: Keras's `MultiHeadAttention` with its core compiled by XLA as one program."""
+"""`FusedMultiHeadAttention`: Keras's `MultiHeadAttention` with its core as one function (one XLA program on GPUs)."""
 
 from __future__ import annotations
+
+import functools
 
 import keras
 import tensorflow as tf
@@ -10,15 +12,10 @@ from electra_tf.layers.fusion import xla_fused
 
 
 def attention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, mask: tf.Tensor | None, scale: float,
-              rate: float, seed: tf.Tensor | None) -> tf.Tensor:
+              rate: float, seed: tf.Tensor | None, training: bool = False) -> tf.Tensor:
     """Scaled dot-product attention over projected heads: what `MultiHeadAttention._compute_attention`
     computes for rank-4 inputs, with the same masked softmax and the same dropout masks as the encoder's
-    `PhiloxDropout`.
-
-    One XLA program (`xla_fused`), except in bfloat16 on a machine without GPUs: XLA's CPU backend computes
-    bfloat16 dots through float32 conversions, where TensorFlow's oneDNN batch matmuls run bfloat16 natively
-    (ELECTRA-Small's core forward and backward: 30.5 against 16.9 ms, `bench/attention_core.py`; a bfloat16
-    pre-training step x1.11, `bench/pretrain_step.py`; in float32 the two are level and XLA is kept).
+    `PhiloxDropout`. One XLA program or TensorFlow's ops, whichever is faster (`xla_core_pays_off`).
 
     Args:
         query: [batch, target, heads, head_size]; key, value: [batch, source, heads, head_size].
@@ -26,20 +23,34 @@ def attention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, mask: tf.Tenso
         scale: the scores' factor, 1 / sqrt(head_size).
         rate: dropout rate on the attention probabilities.
         seed: int [2], the dropout's stateless seed; None: no dropout (inference).
+        training: bool. Whether a backward pass will follow (it decides which core is faster).
 
     Returns:
         [batch, target, heads, head_size].
     """
-    on_cpu_in_bfloat16 = query.dtype == tf.bfloat16 and not tf.config.list_logical_devices("GPU")
-    core = attention_core if on_cpu_in_bfloat16 else fused_attention_core
+    core = fused_attention_core if xla_core_pays_off(query.dtype, training) else attention_core
     return core(query, key, value, mask, scale, rate, seed)
+
+
+def xla_core_pays_off(dtype: tf.DType, training: bool) -> bool:
+    """Whether attention's core runs as one XLA program (`fused_attention_core`) rather than as TensorFlow's
+    ops (`attention_core`): on machines with GPUs always, on others for float32 inference only.
+
+    On CPUs, oneDNN's batch matmuls on heads-first operands beat XLA's dots in the backward pass and, in
+    bfloat16, everywhere (XLA's CPU backend computes bfloat16 dots through float32); XLA's fusion still wins
+    a float32 forward pass. ELECTRA-Small's core at 32 x 128 on 2 cores (`bench/attention_core.py`), XLA
+    against TensorFlow's ops: float32 forward and backward 31.8 against 27.2 ms, forward alone 10.4 against
+    11.6; bfloat16 33.8 against 15.3 and 12.5 against 6.3.
+    """
+    return bool(tf.config.list_logical_devices("GPU")) or (dtype == tf.float32 and not training)
 
 
 def attention_core(query, key, value, mask, scale, rate, seed):
     """`attention` as TensorFlow ops."""
-    # Query first: TensorFlow's einsum then gets the scores [batch, heads, target, source] straight out of
-    # one batch matmul, where Keras's key-first equation costs an extra transpose of the scores.
-    scores = tf.einsum("abcd,aecd->acbe", query * tf.cast(scale, query.dtype), key)
+    # Heads-first operands: the scores [batch, heads, target, source] come straight out of one batch matmul
+    # (tf.einsum on the [batch, positions, heads, head_size] layout is 10-20% slower, forward and backward).
+    heads_first = functools.partial(tf.transpose, perm=[0, 2, 1, 3])  # [batch, heads, positions, head_size]
+    scores = tf.matmul(heads_first(query * tf.cast(scale, query.dtype)), heads_first(key), transpose_b=True)
     if mask is not None:  # as keras.layers.Softmax masks: a large negative score before, exact zeros after
         mask = tf.cast(mask, tf.bool)[:, None]
         scores = tf.where(mask, scores, tf.constant(-3e4 if scores.dtype == tf.float16 else -1e9, scores.dtype))
@@ -48,7 +59,7 @@ def attention_core(query, key, value, mask, scale, rate, seed):
         probabilities = tf.where(mask, probabilities, tf.zeros([], probabilities.dtype))
     if seed is not None:
         probabilities = dropout(probabilities, rate, seed)
-    return tf.einsum("acbe,aecd->abcd", probabilities, value)
+    return heads_first(tf.matmul(probabilities, heads_first(value)))
 
 
 fused_attention_core = xla_fused(attention_core)
@@ -56,15 +67,16 @@ fused_attention_core = xla_fused(attention_core)
 
 @keras.saving.register_keras_serializable(package="electra_tf")
 class FusedMultiHeadAttention(keras.layers.MultiHeadAttention):
-    """`keras.layers.MultiHeadAttention` whose core (scores, masked softmax, dropout, weighted sum) runs as one
-    XLA program (`attention` above; in bfloat16 on a machine without GPUs, as TensorFlow's ops).
+    """`keras.layers.MultiHeadAttention` whose core (scores, masked softmax, dropout, weighted sum) is `attention`
+    above: one XLA program on machines with GPUs, TensorFlow's ops on heads-first operands on others.
 
-    TensorFlow runs that core as a dozen separate ops, with batch matmuls at a third of the machine's matmul
-    rate and transposes between them; XLA fuses the softmax, mask and dropout and lays the matmuls out
-    itself. ELECTRA-Small on 2 CPU cores: the core forward and backward 54 -> 42 ms a layer, a pre-training
-    step x1.10, a classifier's forward pass x1.18; outputs equal Keras's to float32 rounding and dropout
-    draws the same masks. Projections, weights, names and checkpoints are Keras's. Attention scores
-    (`return_attention_scores`), causal masks and inputs of another rank take Keras's own path.
+    Keras computes that core as a dozen separate ops, with batch matmuls at a third of the machine's matmul rate
+    and transposes between them. ELECTRA-Small on 2 CPU cores, against Keras's own core: forward and backward
+    54 -> 42 ms a layer as XLA's program, a pre-training step x1.10, a classifier's forward pass x1.18 (the
+    TensorFlow-ops core on heads-first operands is faster still on CPUs, `xla_core_pays_off`); outputs equal
+    Keras's to float32 rounding and dropout draws the same masks. Projections, weights, names and checkpoints are
+    Keras's. Attention scores (`return_attention_scores`), causal masks and inputs of another rank take Keras's
+    own path.
 
     Example:
     ```python
@@ -81,7 +93,7 @@ class FusedMultiHeadAttention(keras.layers.MultiHeadAttention):
             return super()._compute_attention(query, key, value, attention_mask, training,
                                               return_attention_scores, use_causal_mask)
         return attention(query, key, value, attention_mask, self._inverse_sqrt_key_dim, self._dropout,
-                         self.dropout_seed(training)), None
+                         self.dropout_seed(training), bool(training)), None
 
     def dropout_seed(self, training) -> tf.Tensor | None:
         """The attention dropout's next stateless seed when training with dropout, else None (no dropout)."""

@@ -1,10 +1,11 @@
-import contextlib
+from unittest import mock
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from electra_tf.layers import attention as attention_module
 from electra_tf.layers.attention import FusedMultiHeadAttention
 from electra_tf.layers.dropout import PhiloxDropout
 from electra_tf.layers.fusion import unfused
@@ -43,13 +44,18 @@ def outputs_and_gradients(layer, inputs, mask, training):
     return [outputs, *tape.gradient(loss, [inputs, *layer.trainable_weights])]
 
 
-@pytest.mark.parametrize("fused", [True, False])
+def xla_core(use_it: bool):
+    """Within it, attention's core is its XLA program or TensorFlow's ops, whatever the machine and dtype."""
+    return mock.patch.object(attention_module, "xla_core_pays_off", lambda dtype, training: use_it)
+
+
+@pytest.mark.parametrize("use_xla_core", [True, False])
 @pytest.mark.parametrize("training", [False, True])
-def test_outputs_and_gradients_equal_keras_attention(fused, training):
+def test_outputs_and_gradients_equal_keras_attention(use_xla_core, training):
     inputs = tf.random.normal((BATCH, LENGTH, HIDDEN), seed=1)
     keras_layer, ours = twin_layers()
     expected = outputs_and_gradients(keras_layer, inputs, padding_attention_mask(), training)
-    with contextlib.nullcontext() if fused else unfused():
+    with xla_core(use_xla_core):
         results = outputs_and_gradients(ours, inputs, padding_attention_mask(), training)
     for keras_value, our_value in zip(expected, results):
         np.testing.assert_allclose(our_value.numpy(), keras_value.numpy(), rtol=1e-5, atol=1e-5)
@@ -83,22 +89,25 @@ def test_attention_scores_take_keras_path():
     np.testing.assert_allclose(scores.numpy(), expected.numpy(), atol=1e-6)
 
 
-def compiled_functions(layer) -> int:
+def compiled_functions(layer, training: bool = True) -> int:
     """How many functions the traced call of `layer` hands to XLA."""
-    call = tf.function(lambda x: layer(x, x, training=True))
+    call = tf.function(lambda x: layer(x, x, training=training))
     graph = call.get_concrete_function(tf.TensorSpec((BATCH, LENGTH, HIDDEN))).graph
     return xla_compiled_functions(graph.as_graph_def())
 
 
-def test_attention_core_is_compiled_except_when_unfused():
+def test_xla_core_is_compiled_except_when_unfused():
     _, fused = twin_layers()
-    assert compiled_functions(fused) == 1
-    with unfused():
-        assert compiled_functions(fused) == 0
-    assert compiled_functions(fused) == 1
+    with xla_core(True):
+        assert compiled_functions(fused) == 1
+        with unfused():
+            assert compiled_functions(fused) == 0
+        assert compiled_functions(fused) == 1
 
 
-def test_bfloat16_core_runs_as_tensorflow_ops_on_a_machine_without_gpus():
-    # XLA's CPU backend computes bfloat16 dots through float32; oneDNN's batch matmuls run bfloat16 natively.
-    _, fused = twin_layers(dtype="mixed_bfloat16")
-    assert compiled_functions(fused) == (1 if tf.config.list_logical_devices("GPU") else 0)
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("training", [True, False])
+def test_core_is_xla_on_gpus_and_for_float32_inference_only_elsewhere(dtype, training):
+    _, fused = twin_layers(dtype=dtype)
+    xla_expected = bool(tf.config.list_logical_devices("GPU")) or (dtype == "float32" and not training)
+    assert compiled_functions(fused, training) == int(xla_expected)
