@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import keras
 import tensorflow as tf
 
@@ -12,10 +10,10 @@ from electra_tf.layers.fusion import xla_fused
 
 
 def attention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, mask: tf.Tensor | None, scale: float,
-              rate: float, seed: tf.Tensor | None, training: bool = False) -> tf.Tensor:
+              rate: float, seed: tf.Tensor | None) -> tf.Tensor:
     """Scaled dot-product attention over projected heads: what `MultiHeadAttention._compute_attention`
     computes for rank-4 inputs, with the same masked softmax and the same dropout masks as the encoder's
-    `PhiloxDropout`. One XLA program or TensorFlow's ops, whichever is faster (`xla_core_pays_off`).
+    `PhiloxDropout`. One XLA program on machines with GPUs, TensorFlow's ops on others (`xla_core_pays_off`).
 
     Args:
         query: [batch, target, heads, head_size]; key, value: [batch, source, heads, head_size].
@@ -23,33 +21,36 @@ def attention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, mask: tf.Tenso
         scale: the scores' factor, 1 / sqrt(head_size).
         rate: dropout rate on the attention probabilities.
         seed: int [2], the dropout's stateless seed; None: no dropout (inference).
-        training: bool. Whether a backward pass will follow (it decides which core is faster).
 
     Returns:
         [batch, target, heads, head_size].
     """
-    core = fused_attention_core if xla_core_pays_off(query.dtype, training) else attention_core
+    core = fused_attention_core if xla_core_pays_off() else attention_core
     return core(query, key, value, mask, scale, rate, seed)
 
 
-def xla_core_pays_off(dtype: tf.DType, training: bool) -> bool:
-    """Whether attention's core runs as one XLA program (`fused_attention_core`) rather than as TensorFlow's
-    ops (`attention_core`): on machines with GPUs always, on others for float32 inference only.
+def xla_core_pays_off() -> bool:
+    """Whether attention's core runs as one XLA program (`fused_attention_core`) rather than as TensorFlow's ops
+    (`attention_core`): on machines with GPUs.
 
-    On CPUs, oneDNN's batch matmuls on heads-first operands beat XLA's dots in the backward pass and, in
-    bfloat16, everywhere (XLA's CPU backend computes bfloat16 dots through float32); XLA's fusion still wins
-    a float32 forward pass. ELECTRA-Small's core at 32 x 128 on 2 cores (`bench/attention_core.py`), XLA
-    against TensorFlow's ops: float32 forward and backward 31.8 against 27.2 ms, forward alone 10.4 against
-    11.6; bfloat16 33.8 against 15.3 and 12.5 against 6.3.
+    On CPUs TensorFlow's ops are the faster: oneDNN's batch matmuls on heads-first operands run bfloat16 natively,
+    where XLA's CPU backend computes bfloat16 dots through float32, and match XLA's fusion in float32.
+    ELECTRA-Small's core at 32 x 128 on 2 cores (`bench/attention_core.py`), TensorFlow's ops against XLA:
+    float32 forward 9.1 against 9.8 ms, forward and backward 22.8 against 27.3; bfloat16 6.3 against 13.5 and
+    15.0 against 33.4.
     """
-    return bool(tf.config.list_logical_devices("GPU")) or (dtype == tf.float32 and not training)
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def attention_core(query, key, value, mask, scale, rate, seed):
     """`attention` as TensorFlow ops."""
     # Heads-first operands: the scores [batch, heads, target, source] come straight out of one batch matmul
-    # (tf.einsum on the [batch, positions, heads, head_size] layout is 10-20% slower, forward and backward).
-    heads_first = functools.partial(tf.transpose, perm=[0, 2, 1, 3])  # [batch, heads, positions, head_size]
+    # (tf.einsum on the [batch, positions, heads, head_size] layout: 12-30% slower, bench/attention_core.py).
+    def heads_first(x):  # [batch, positions, heads, head_size] <-> [batch, heads, positions, head_size]
+        # as an einsum: TensorFlow's plain transpose kernel, where tf.transpose takes oneDNN's, which costs
+        # about 70 us however small the tensor (a batch-1 request: 48 of them, 4 ms)
+        return tf.einsum("abcd->acbd", x)
+
     scores = tf.matmul(heads_first(query * tf.cast(scale, query.dtype)), heads_first(key), transpose_b=True)
     if mask is not None:  # as keras.layers.Softmax masks: a large negative score before, exact zeros after
         mask = tf.cast(mask, tf.bool)[:, None]
@@ -93,7 +94,7 @@ class FusedMultiHeadAttention(keras.layers.MultiHeadAttention):
             return super()._compute_attention(query, key, value, attention_mask, training,
                                               return_attention_scores, use_causal_mask)
         return attention(query, key, value, attention_mask, self._inverse_sqrt_key_dim, self._dropout,
-                         self.dropout_seed(training), bool(training)), None
+                         self.dropout_seed(training)), None
 
     def dropout_seed(self, training) -> tf.Tensor | None:
         """The attention dropout's next stateless seed when training with dropout, else None (no dropout)."""

@@ -203,7 +203,7 @@ def packed_block(block: keras_hub.layers.TransformerEncoder, x: tf.Tensor, token
     else:
         query = tokens.unpack(project(self_attention._query_dense, x))
     context = attention(query, key, value, attention_mask, self_attention._inverse_sqrt_key_dim,
-                        self_attention._dropout, self_attention.dropout_seed(training), bool(training))
+                        self_attention._dropout, self_attention.dropout_seed(training))
     context = tf.squeeze(context, 1) if first_token_only else tokens.pack(context)
     return feedforward_half(block, x, project(self_attention._output_dense, context), training)
 
