@@ -24,6 +24,7 @@ import json
 import statistics
 import time
 from typing import Callable
+from unittest import mock
 
 from absl import app, flags
 import keras
@@ -55,19 +56,11 @@ def classifier(config: ElectraConfig, tokenizer: WordPieceTokenizer) -> ElectraC
     return model
 
 
-_padded = [False]  # set while the padded variant runs (and so traces)
-_packing_pays_off = encoder_module.packing_pays_off
-encoder_module.packing_pays_off = lambda: _packing_pays_off() and not _padded[0]
-
-
 def padded(step: Callable) -> Callable:
     """`step` with the encoder's packing switched off in whatever it traces."""
     def run_padded(*args):
-        _padded[0] = True
-        try:
+        with mock.patch.object(encoder_module, "packing_pays_off", lambda: False):
             return step(*args)
-        finally:
-            _padded[0] = False
     return run_padded
 
 
