@@ -137,6 +137,16 @@ def test_default_export_needs_no_xla(exported):
     assert xla_compiled_functions(graph.graph_def) == 0
 
 
+def test_default_export_holds_the_weights_as_graph_constants(exported):
+    """Frozen weights: oneDNN keeps its reordered copy of a constant weight matrix (`FrozenForward`)."""
+    _, saved_model = exported
+    assert [name for name, _ in tf.train.list_variables(str(saved_model / "variables" / "variables"))] == [
+        "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    graph = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes()).meta_graphs[0]
+    ops = [node.op for f in graph.graph_def.library.function for node in f.node_def]
+    assert "ReadVariableOp" not in ops
+
+
 def test_bad_exports_are_refused(exported, tmp_path):
     model_dir, saved_model = exported
     with pytest.raises(ValueError, match="already exists"):
