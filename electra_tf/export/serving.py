@@ -389,10 +389,7 @@ def export_model(model: keras.Model, export_dir: str | os.PathLike, version: int
         with tempfile.TemporaryDirectory() as asset_dir, unfused():
             module = SERVING_MODULES[model.TASK_TYPE](model, pathlib.Path(asset_dir), jit_compile)
             signatures = module.signatures()
-            # no gradients are served: the frozen forward pass's custom gradients capture tensors, which a
-            # SavedModel cannot hold
-            tf.saved_model.save(saved_object(module.assets, signatures), str(staging), signatures=signatures,
-                                options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
+            tf.saved_model.save(saved_object(module.assets, signatures), str(staging), signatures=signatures)
         _set_method_names(staging, module.method_names())
         write_warmup_requests(staging, module.warmup_request())
         staging.rename(target)  # only a complete export appears under its version

@@ -29,12 +29,15 @@ def gelu(x: tf.Tensor) -> tf.Tensor:
     ELECTRA-Small's [32, 128, 1024] on 2 CPU cores: forward and backward 42 -> 24 ms. Matrices are padded to a
     multiple of `ROWS_PER_SHAPE` rows, so that packed tokens compile a bounded number of shapes.
 
-    The value is TensorFlow's own `tf.nn.gelu`: inside `unfused()` (exports, packed inference), on float32
-    matrices, grappler's remapper fuses it with a `Dense` layer's MatMul and bias into one oneDNN matmul (the
-    custom gradient does not stop it; [1056, 256] x [256, 1024] with bias and GELU alone: 5.0 -> 3.5 ms; the
+    The value is TensorFlow's own `tf.nn.gelu`. Inside `unfused()` (exports, packed inference) it is only that,
+    with TensorFlow's gradient (the closed-form one is there to be an XLA program; without it a SavedModel holds
+    no custom gradient), and on float32 matrices grappler's remapper fuses it with a `Dense` layer's MatMul and
+    bias into one oneDNN matmul ([1056, 256] x [256, 1024] with bias and GELU alone: 5.0 -> 3.5 ms; the
     exported SST-2 model at batch 32: x1.02).
     """
-    rows = tf.shape(x)[0] if x.shape.rank == 2 and fusing() else None  # only XLA compiles per shape
+    if not fusing():
+        return gelu_value(x)
+    rows = tf.shape(x)[0] if x.shape.rank == 2 else None  # XLA compiles per shape
 
     def fit(tensor):  # a shape XLA compiles once for many row counts
         return tensor if rows is None else tf.pad(tensor, [[0, -rows % ROWS_PER_SHAPE], [0, 0]])
