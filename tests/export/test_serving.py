@@ -143,8 +143,10 @@ def test_default_export_holds_the_weights_as_graph_constants(exported):
     assert [name for name, _ in tf.train.list_variables(str(saved_model / "variables" / "variables"))] == [
         "_CHECKPOINTABLE_OBJECT_GRAPH"]
     graph = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes()).meta_graphs[0]
-    ops = [node.op for f in graph.graph_def.library.function for node in f.node_def]
-    assert "ReadVariableOp" not in ops
+    nodes = [node for f in graph.graph_def.library.function for node in f.node_def]
+    assert "ReadVariableOp" not in {node.op for node in nodes}
+    # and no custom gradient, which frozen into a SavedModel cannot be saved (loading it would warn)
+    assert not [node.name for node in nodes if "_gradient_op_type" in node.attr]
 
 
 def test_bad_exports_are_refused(exported, tmp_path):
