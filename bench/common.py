@@ -36,6 +36,16 @@ def matmul_peak_flops(dtype: str = "float32", size: int | None = None) -> float:
     return 2 * size ** 3 / best
 
 
+def as_if_fine_tuned(model, seed: int = 0) -> None:
+    """Moves every vector weight of a built model (biases, LayerNorm scales and offsets) off its initial 0 or 1,
+    as fine-tuning does: an exported model holds its weights as graph constants, and TensorFlow's graph
+    optimizer would fold away additions of zero and products by one that no fine-tuned model has."""
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        if len(weight.shape) == 1:
+            weight.assign(weight + rng.normal(0, 0.02, weight.shape).astype(weight.dtype))
+
+
 def time_call(call: Call, batch: Any) -> float:
     """Seconds of one call, including reading its answer back."""
     start = time.perf_counter()

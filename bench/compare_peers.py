@@ -197,13 +197,10 @@ def ours(workload: str) -> dict:
         return {**result, "examples_per_s": len(texts) / (time.perf_counter() - start)}
     from electra_tf.export.serving import WARMUP_TEXTS, export_model
 
-    # as after fine-tuning: no bias or LayerNorm parameter at its initial 0 or 1, which the exported graph,
-    # holding the weights as constants, would fold away
+    from common import as_if_fine_tuned  # bench/common.py
+
     model(list(WARMUP_TEXTS))  # builds the weights
-    rng = np.random.default_rng(0)
-    for weight in model.weights:
-        if len(weight.shape) == 1:
-            weight.assign(weight + rng.normal(0, 0.02, weight.shape).astype(weight.dtype))
+    as_if_fine_tuned(model)
     with tempfile.TemporaryDirectory() as scratch:
         exported = export_model(model, pathlib.Path(scratch) / "sst2", jit_compile=workload.endswith("_xla"))
         serve = tf.saved_model.load(str(exported)).signatures["serving_default"]

@@ -35,7 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import device_name, latency, throughput, time_in_turns  # bench/common.py (on sys.path)
+from common import as_if_fine_tuned, device_name, latency, throughput, time_in_turns  # bench/common.py (on sys.path)
 from electra_tf.config import PRESETS, ElectraConfig
 from electra_tf.data.squad import read_squad
 from electra_tf.export.serving import export_model
@@ -70,6 +70,8 @@ def main(argv: list[str]) -> None:
     batches = [batch(FLAGS.requests + i * FLAGS.batch_size, FLAGS.batch_size) for i in range(FLAGS.batches)]
     strings = [tf.TensorSpec([None], tf.string)] * 2
     keras_answer = tf.function(reader.answer, input_signature=strings)
+    keras_answer(*singles[0])  # builds the weights
+    as_if_fine_tuned(reader, FLAGS.seed)
     with tempfile.TemporaryDirectory() as export_dir:
         start = time.perf_counter()
         path = export_model(reader, export_dir)

@@ -50,7 +50,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import device_name, latency, throughput, time_call, time_in_turns  # bench/common.py (on sys.path)
+from common import as_if_fine_tuned, device_name, latency, throughput, time_call, time_in_turns  # bench/common.py (on sys.path)
 from electra_tf.config import PRESETS, ElectraConfig
 from electra_tf.data.glue import read_glue_tsv
 from electra_tf.export.serving import export_model
@@ -90,6 +90,8 @@ def main(argv: list[str]) -> None:
                                    preprocessor=ElectraPreprocessor(tokenizer, sequence_length=FLAGS.max_length))
     texts, text_source = load_texts()
     np.random.default_rng(FLAGS.seed).shuffle(texts)
+    classifier(texts[:1])  # builds the weights
+    as_if_fine_tuned(classifier, FLAGS.seed)
     singles = [tf.constant([texts[i % len(texts)]]) for i in range(FLAGS.requests)]
     size = FLAGS.batch_size
     batches = [tf.constant([texts[(i * size + j) % len(texts)] for j in range(size)])
