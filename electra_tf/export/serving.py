@@ -413,8 +413,8 @@ def saved_object(assets: list[tf.saved_model.Asset],
 
 
 def read_variables(function: tf.types.experimental.ConcreteFunction) -> list[tf.Variable]:
-    """The variables whose handles `function` captures. (Its `variables` also lists those a function traced
-    while it was traced touched: `FrozenForward` reads every weight as it freezes them.)"""
+    """The variables whose handles `function` captures. (`function.variables` lists every variable read while it
+    was traced, in functions traced inside it too: `FrozenForward` reads every weight as it freezes them.)"""
     captured = {id(tensor) for tensor in function.captured_inputs}
     return [variable for variable in function.variables if id(variable.handle) in captured]
 
