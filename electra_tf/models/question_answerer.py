@@ -187,9 +187,14 @@ class ElectraQuestionAnswerer(EncoderModel):
                                    + tf.cast(tf.gather(positions, best_window), tf.int64))
         first_piece = windows["piece_starts"].row_splits[:-1]
         found = tf.gather(scores, best_window) > NO_SPAN_SCORE
-        byte_start = tf.where(found, tf.gather(windows["piece_starts"].flat_values,
-                                               first_piece + piece(starts)), 0)
-        byte_end = tf.where(found, tf.gather(windows["piece_ends"].flat_values, first_piece + piece(ends)), 0)
+
+        def piece_bytes(offsets, positions):  # a row without a span (an empty context) reads a padding 0
+            flat = offsets.flat_values
+            index = tf.clip_by_value(first_piece + piece(positions), 0, tf.size(flat, out_type=tf.int64))
+            return tf.gather(tf.concat([flat, tf.zeros([1], flat.dtype)], 0), index)
+
+        byte_start = tf.where(found, piece_bytes(windows["piece_starts"], starts), 0)
+        byte_end = tf.where(found, piece_bytes(windows["piece_ends"], ends), 0)
         answerable = found
         if self.null_threshold is not None:
             answerable &= null_odds <= self.null_threshold

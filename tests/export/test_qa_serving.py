@@ -77,3 +77,13 @@ def test_predict_prints_the_answers(exported):
     assert set(answers[0]) == {"answer", "start", "end", "score", "null_score", "answerable"}
     with pytest.raises(ValueError, match="one context per question"):
         predict_answers(load_serving_model(saved_model.parent), QUESTIONS[:2], CONTEXTS[:1])
+
+
+def test_the_warm_up_request_and_empty_contexts_are_answered(exported):
+    """TF Serving replays the warm-up request (an empty context in one row) before serving; it failed on a gather
+    out of range."""
+    _, saved_model = exported
+    serve = load_serving_model(saved_model).signatures["serving_default"]
+    for questions, contexts in ((["a short request", ""], ["", "a short request"]), (["who?"], [""])):
+        answers = serve(question=tf.constant(questions), context=tf.constant(contexts))
+        assert answers["answer"].numpy()[0] == b"" and answers["start"].numpy()[0] == 0
