@@ -66,6 +66,7 @@ import time
 
 from absl import app, flags
 
+from common import as_if_fine_tuned  # bench/common.py (the script's folder is on sys.path)
 from mfu import training_flops_per_token  # bench/mfu.py (the script's folder is on sys.path)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -196,8 +197,6 @@ def ours(workload: str) -> dict:
         task.predict(model, GlueSplit((texts,)), 32)
         return {**result, "examples_per_s": len(texts) / (time.perf_counter() - start)}
     from electra_tf.export.serving import WARMUP_TEXTS, export_model
-
-    from common import as_if_fine_tuned  # bench/common.py
 
     model(list(WARMUP_TEXTS))  # builds the weights
     as_if_fine_tuned(model)

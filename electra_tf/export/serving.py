@@ -104,10 +104,10 @@ class FrozenForward:
         self.frozen: dict[tuple, tuple] = {}
 
     def __call__(self, inputs: dict[str, tf.Tensor]):
-        structure = tuple(sorted((name, value.shape.rank, value.dtype.name) for name, value in inputs.items()))
+        spec = {name: tf.TensorSpec([None] * value.shape.rank, value.dtype, name) for name, value in inputs.items()}
+        structure = tuple(sorted(spec.items()))
         if structure not in self.frozen:
-            self.frozen[structure] = self.freeze({name: tf.TensorSpec([None] * value.shape.rank, value.dtype, name)
-                                                  for name, value in inputs.items()})
+            self.frozen[structure] = self.freeze(spec)
         traced, frozen = self.frozen[structure]
         # a frozen function takes and returns flat lists (inputs in the traced signature's flattened order) and
         # has lost its outputs' static shapes
