@@ -53,14 +53,18 @@ def attention_core(query, key, value, mask, scale, rate, seed):
 
     scores = tf.matmul(heads_first(query * tf.cast(scale, query.dtype)), heads_first(key), transpose_b=True)
     if mask is not None:  # as keras.layers.Softmax masks: a large negative score before, exact zeros after
-        mask = tf.cast(mask, tf.bool)[:, None]
-        scores = tf.where(mask, scores, tf.constant(-3e4 if scores.dtype == tf.float16 else -1e9, scores.dtype))
-    probabilities = tf.nn.softmax(scores)
-    if mask is not None:
-        probabilities = tf.where(mask, probabilities, tf.zeros([], probabilities.dtype))
+        mask = tf.cast(mask, tf.bool)[:, None]  # [batch, 1, target or 1, source]
+        # Added, not selected with tf.where: the bias has the mask's small shape, and an addition's gradient is
+        # the upstream gradient itself (a select's is two more passes over the scores).
+        masked_score = tf.constant(-3e4 if scores.dtype == tf.float16 else -1e9, scores.dtype)
+        scores += tf.where(mask, tf.zeros([], scores.dtype), masked_score)
+    probabilities = tf.nn.softmax(scores)  # masked probabilities: exp(-1e9) is exactly 0
     if seed is not None:
         probabilities = dropout(probabilities, rate, seed)
-    return heads_first(tf.matmul(probabilities, heads_first(value)))
+    context = tf.matmul(probabilities, heads_first(value))
+    if mask is not None:  # a query without keys attends to nothing (Keras zeroes its uniform probabilities)
+        context *= tf.cast(tf.reduce_any(mask, axis=-1, keepdims=True), context.dtype)
+    return heads_first(context)
 
 
 fused_attention_core = xla_fused(attention_core)
