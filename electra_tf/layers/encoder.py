@@ -141,7 +141,7 @@ class ElectraEncoder(keras.layers.Layer):
 
     def packed_call(self, embedded, padding_mask, training=None, first_token_only=False):
         """`call` from the embeddings on, on the real tokens only (padding positions: zeros)."""
-        tokens = PackedTokens(padding_mask)
+        tokens = PackedTokens(padding_mask, gather_gradients=bool(training))  # none in exported graphs
         x = tokens.pack(embedded)
         if self.embeddings_projection is not None:
             x = self.embeddings_projection(x)

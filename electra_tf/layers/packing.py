@@ -19,10 +19,14 @@ class PackedTokens:
 
     Args:
         padding_mask: [batch, length], nonzero on real tokens.
+        gather_gradients: bool. Give `pack` and `unpack` gathers as gradients (`tf.custom_gradient`), where
+            TensorFlow's gradient of a gather is a scatter, 2-3x slower (ELECTRA-Small's fine-tuning step x1.03).
+            For training graphs: a SavedModel cannot hold a custom gradient. Defaults to `False`.
     """
 
-    def __init__(self, padding_mask: tf.Tensor):
+    def __init__(self, padding_mask: tf.Tensor, gather_gradients: bool = False):
         self.mask = tf.cast(padding_mask, tf.bool)
+        self.gather_gradients = gather_gradients
         real = tf.reshape(self.mask, [-1])
         self.token_positions = tf.where(real)[:, 0]  # [tokens]: each real token's index in the flat batch
         # Each padded position's packed index; a padding position gets the real token before it, which the
@@ -37,36 +41,37 @@ class PackedTokens:
     def pack(self, padded: tf.Tensor) -> tf.Tensor:
         """[batch, length, ...] -> [tokens, ...]."""
         flat = tf.reshape(padded, tf.concat([[-1], tf.shape(padded)[2:]], axis=0))
-
-        @tf.custom_gradient
-        def gather_real_tokens(flat):
-            return tf.gather(flat, self.token_positions), self.unpack_with_zero_padding_flat
-
-        return gather_real_tokens(flat)
+        return self._gather(flat, self.token_positions, gradient=self._unpack_flat_with_zero_padding)
 
     def unpack(self, packed: tf.Tensor) -> tf.Tensor:
         """[tokens, ...] -> [batch, length, ...], padding positions holding copies of real tokens.
 
-        Its gradient reads the real positions only: exact when nothing downstream of the copies reaches the loss,
-        as in attention, whose mask gives keys, values and (unread) queries at padding positions zero gradient,
-        and in `unpack_with_zero_padding`.
+        With `gather_gradients`, its gradient reads the real positions only: exact when nothing downstream of the
+        copies reaches the loss, as in attention, whose mask gives keys, values and (unread) queries at padding
+        positions zero gradient, and in `unpack_with_zero_padding`.
         """
-        @tf.custom_gradient
-        def spread(packed):
-            return tf.gather(packed, self.packed_index), self.pack
-
-        return spread(packed)
+        return self._gather(packed, self.packed_index, gradient=self.pack)
 
     def unpack_with_zero_padding(self, packed: tf.Tensor) -> tf.Tensor:
         """`unpack`, zeros at padding positions."""
         mask = tf.reshape(self.mask, tf.concat([tf.shape(self.mask), tf.ones([packed.shape.rank - 1], tf.int32)], 0))
         return tf.where(mask, self.unpack(packed), tf.zeros([], packed.dtype))
 
-    def unpack_with_zero_padding_flat(self, packed: tf.Tensor) -> tf.Tensor:
-        """[tokens, ...] -> [batch * length, ...], zeros at padding positions: `pack`'s gradient (as a gather, where
-        TensorFlow's gather gradient is a scatter, 2-3x slower; ELECTRA-Small's fine-tuning step x1.03)."""
+    def _unpack_flat_with_zero_padding(self, packed: tf.Tensor) -> tf.Tensor:
+        """[tokens, ...] -> [batch * length, ...], zeros at padding positions: `pack`'s gradient."""
         real = tf.reshape(self.mask, tf.concat([[-1], tf.ones([packed.shape.rank - 1], tf.int32)], 0))
         return tf.where(real, tf.gather(packed, tf.reshape(self.packed_index, [-1])), tf.zeros([], packed.dtype))
+
+    def _gather(self, params: tf.Tensor, indices: tf.Tensor, gradient) -> tf.Tensor:
+        """tf.gather(params, indices), with `gradient` as its gradient if `gather_gradients`."""
+        if not self.gather_gradients:
+            return tf.gather(params, indices)
+
+        @tf.custom_gradient
+        def gather(params):
+            return tf.gather(params, indices), gradient
+
+        return gather(params)
 
 
 def packing_pays_off() -> bool:
