@@ -18,7 +18,7 @@ padded to their longest are). Per workload: the median milliseconds per step of 
 variant / package (above 1: the package is faster).
 
 Usage:
-  python bench/train_step_parts.py > bench/results/train_step_parts.json   # about 6 minutes on 2 CPU cores
+  python bench/train_step_parts.py > bench/results/train_step_parts.json   # about 8 minutes on 2 CPU cores
   python bench/train_step_parts.py --config=tiny --steps=3                   # quick check
 """
 

@@ -14,8 +14,8 @@ class PackedTokens:
     tokens: a batch of real text padded to its longest row is often half padding (SST-2 dev at batch 32: 33 tokens
     a sentence against about 64 a row), and packing halves its dense matmuls. The attention core unpacks its
     inputs to compare positions within each row. Both directions, and their gradients, are gathers (TensorFlow's
-    scatters are several times slower). Packed tensors are matrices, so a `Dense` layer on them is one `MatMul`, which TensorFlow's
-    graph optimizer (grappler's remapper, oneDNN) fuses at inference with its bias and GELU.
+    scatters are several times slower). Packed tensors are matrices, so a `Dense` layer on them is one `MatMul`,
+    which TensorFlow's graph optimizer (grappler's remapper, oneDNN) fuses at inference with its bias and GELU.
 
     Args:
         padding_mask: [batch, length], nonzero on real tokens.
