@@ -50,7 +50,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import as_if_fine_tuned, device_name, latency, throughput, time_call, time_in_turns  # bench/common.py (on sys.path)
+from common import (as_if_fine_tuned, device_name, latency, throughput, time_call,  # bench/common.py (on sys.path)
+                    time_in_turns)
 from electra_tf.config import PRESETS, ElectraConfig
 from electra_tf.data.glue import read_glue_tsv
 from electra_tf.export.serving import export_model

@@ -41,7 +41,11 @@ class PackedTokens:
     def pack(self, padded: tf.Tensor) -> tf.Tensor:
         """[batch, length, ...] -> [tokens, ...]."""
         flat = tf.reshape(padded, tf.concat([[-1], tf.shape(padded)[2:]], axis=0))
-        return self._gather(flat, self.token_positions, gradient=self._unpack_flat_with_zero_padding)
+
+        def gradient(upstream):  # the packed rows back at their positions, zeros at padding positions
+            return tf.reshape(self.unpack_with_zero_padding(upstream), tf.shape(flat))
+
+        return self._gather(flat, self.token_positions, gradient)
 
     def unpack(self, packed: tf.Tensor) -> tf.Tensor:
         """[tokens, ...] -> [batch, length, ...], padding positions holding copies of real tokens.
@@ -50,17 +54,12 @@ class PackedTokens:
         copies reaches the loss, as in attention, whose mask gives keys, values and (unread) queries at padding
         positions zero gradient, and in `unpack_with_zero_padding`.
         """
-        return self._gather(packed, self.packed_index, gradient=self.pack)
+        return self._gather(packed, self.packed_index, self.pack)
 
     def unpack_with_zero_padding(self, packed: tf.Tensor) -> tf.Tensor:
         """`unpack`, zeros at padding positions."""
         mask = tf.reshape(self.mask, tf.concat([tf.shape(self.mask), tf.ones([packed.shape.rank - 1], tf.int32)], 0))
         return tf.where(mask, self.unpack(packed), tf.zeros([], packed.dtype))
-
-    def _unpack_flat_with_zero_padding(self, packed: tf.Tensor) -> tf.Tensor:
-        """[tokens, ...] -> [batch * length, ...], zeros at padding positions: `pack`'s gradient."""
-        real = tf.reshape(self.mask, tf.concat([[-1], tf.ones([packed.shape.rank - 1], tf.int32)], 0))
-        return tf.where(real, tf.gather(packed, tf.reshape(self.packed_index, [-1])), tf.zeros([], packed.dtype))
 
     def _gather(self, params: tf.Tensor, indices: tf.Tensor, gradient) -> tf.Tensor:
         """tf.gather(params, indices), with `gradient` as its gradient if `gather_gradients`."""

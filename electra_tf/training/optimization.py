@@ -275,18 +275,18 @@ class ElectraAdamW(keras.optimizers.AdamW):
         if self._decays[index]:
             decay = ops.cast(self.weight_decay, dtype)
             self.assign_sub(variable, variable * decay * lr)
+        betas = [ops.cast(beta, dtype) for beta in (self.beta_1, self.beta_2)]
         if self.bias_correction:
             step = ops.cast(self.iterations + 1, dtype)
-            beta_powers = [ops.power(ops.cast(beta, dtype), step) for beta in (self.beta_1, self.beta_2)]
+            beta_powers = [ops.power(beta, step) for beta in betas]
         else:  # powers of 0: ApplyAdam's step-size factor sqrt(1 - b2^t) / (1 - b1^t) is then 1
             beta_powers = [ops.zeros([], dtype)] * 2
         # TensorFlow's ApplyAdam kernel computes Keras's Adam update (the same expressions) in one pass over the
         # variable and its moments, where Keras's ops make a dozen: ELECTRA-Small's fine-tuning step 2-4% faster.
         tf.raw_ops.ResourceApplyAdam(
             var=_handle(variable), m=_handle(self._momentums[index]), v=_handle(self._velocities[index]),
-            beta1_power=beta_powers[0], beta2_power=beta_powers[1], lr=lr, beta1=ops.cast(self.beta_1, dtype),
-            beta2=ops.cast(self.beta_2, dtype), epsilon=ops.cast(self.epsilon, dtype),
-            grad=ops.cast(gradient, dtype))
+            beta1_power=beta_powers[0], beta2_power=beta_powers[1], lr=lr, beta1=betas[0], beta2=betas[1],
+            epsilon=ops.cast(self.epsilon, dtype), grad=ops.cast(gradient, dtype))
 
     def get_config(self) -> dict:
         config = super().get_config()
